@@ -59,11 +59,23 @@ static bool add_size(mctx *m, size_t n)
     return true;
 }
 
+/* Names that are not UTF-8 show their bytes as \xHH: a message stays
+ * valid text. */
 static void path_push_name(mctx *m, const char *name, size_t n)
 {
     if (m->path.len)
         buf_putc(&m->path, '.');
-    buf_put(&m->path, name, n);
+    if (utf8_valid(name, n, NULL)) {
+        buf_put(&m->path, name, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x80 && c >= 0x20)
+            buf_putc(&m->path, (char)c);
+        else
+            buf_printf(&m->path, "\\x%02x", c);
+    }
 }
 
 static void path_push_index(mctx *m, lua_Integer i)
@@ -148,7 +160,8 @@ static shape table_shape(mctx *m, int idx, lua_Integer *n)
             const char *what = kt == LUA_TNUMBER ? (lua_isinteger(L, -1) ? "an integer below 1" : "a float")
                                                  : luaL_typename(L, -1);
             lua_pop(L, 1);
-            fail(m, "a table key is %s; keys must be strings (a map) or 1..n (a list)", what);
+            fail(m, "a table key is %s%s; keys must be strings (a map) or 1..n (a list)",
+                 kt == LUA_TNUMBER ? "" : "a ", what);
             return SHAPE_BAD;
         }
         count++;

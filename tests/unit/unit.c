@@ -1,0 +1,282 @@
+/* unit.c: table-driven unit tests of the core, one ctest entry per case.
+ *
+ *   tm_unit SUITE CASE DATAFILE
+ *
+ * Each suite reads its cases from a tab-separated file under tests/data/unit
+ * (name, then the suite's columns); CMake registers every row as a test.
+ * Columns may use the escapes \t \n \\ \xHH. The tests drive the real
+ * modules: the marshal suite runs Lua expressions through the rule engine
+ * exactly as `tweetmatch test` does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "item.h"
+#include "json.h"
+#include "rule.h"
+#include "utf8.h"
+
+#define MAX_COLS 8
+
+typedef struct row {
+    char *col[MAX_COLS];
+    size_t len[MAX_COLS];
+    int n;
+} row;
+
+static size_t unescape(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p != '\\' || p[1] == '\0') {
+            *o++ = *p;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 't': *o++ = '\t'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case '\\': *o++ = '\\'; break;
+        case 'x': {
+            char hex[3] = {p[1], p[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+            break;
+        }
+        default: *o++ = '\\'; *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return (size_t)(o - s);
+}
+
+/* Finds the row named name in file; columns unescaped. */
+static int find_row(const char *file, const char *name, row *out)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        perror(file);
+        return 0;
+    }
+    static char line[1 << 16];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        char *tab = strchr(line, '\t');
+        if (tab == NULL || (size_t)(tab - line) != strlen(name) || strncmp(line, name, strlen(name)) != 0)
+            continue;
+        out->n = 0;
+        char *p = line;
+        while (p && out->n < MAX_COLS) {
+            char *t = strchr(p, '\t');
+            if (t)
+                *t = '\0';
+            out->col[out->n] = strdup(p);
+            out->len[out->n] = unescape(out->col[out->n]);
+            out->n++;
+            p = t ? t + 1 : NULL;
+        }
+        fclose(f);
+        return 1;
+    }
+    fclose(f);
+    fprintf(stderr, "no case '%s' in %s\n", name, file);
+    return 0;
+}
+
+static int expect_str(const char *what, const char *want, const char *got)
+{
+    if (strcmp(want, got) == 0)
+        return 0;
+    fprintf(stderr, "%s differs\n  expected: %s\n  actual:   %s\n", what, want, got);
+    return 1;
+}
+
+/* marshal: name, Lua expression (the body of match; `tweet` is the
+ * decoded message below), expected: the AV lines joined by \n, "none" for
+ * no item, "error: MESSAGE" for a rule error (first line compared), or
+ * "size=N" for success with DynamoDB size N. */
+static const char tweet_json[] =
+    "{\"id_str\":\"42\",\"id\":1050118621198921728,\"text\":\"hello\",\"count\":1234,"
+    "\"ratio\":0.5,\"nul\":null,\"arr\":[1,\"two\"],\"obj\":{\"b\":1,\"a\":2},\"big\":1e300,"
+    "\"emoji\":\"\\ud83d\\ude00 caf\\u00e9\"}";
+
+static int suite_marshal(const row *c)
+{
+    if (c->n < 3)
+        return fprintf(stderr, "marshal case needs 3 columns\n"), 1;
+    char *src = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&src, &len);
+    fprintf(m, "local tm = require 'tweetmatch'\nreturn { match = function(tweet)\n%s\nend }\n", c->col[1]);
+    fclose(m);
+    rule_config cfg;
+    rule_config_init(&cfg);
+    cfg.lua_dir = TM_SOURCE_DIR "/lua";
+    cfg.mem_max_bytes = (size_t)32 << 20;
+    char *err = NULL;
+    rule *r = rule_new_from_string("case.lua", src, len, &cfg, &err);
+    free(src);
+    if (r == NULL) {
+        fprintf(stderr, "script did not load: %s\n", err);
+        free(err);
+        return 1;
+    }
+    rule_result res;
+    rule_result_init(&res);
+    rule_process(r, tweet_json, strlen(tweet_json), &res);
+    buf got;
+    buf_init(&got, (size_t)64 << 20);
+    int fails = 0;
+    const char *want = c->col[2];
+    if (res.kind == RULE_ERROR) {
+        char *nl = strchr(res.error, '\n');
+        if (nl)
+            *nl = '\0';
+        buf_printf(&got, "error: %s", res.error);
+    } else if (res.kind != RULE_TWEET) {
+        buf_printf(&got, "unexpected kind %d: %s", (int)res.kind, res.error ? res.error : "");
+    } else if (strncmp(want, "size=", 5) == 0) {
+        size_t total = 0;
+        for (size_t i = 0; i < res.n_items; i++)
+            total += res.items[i]->size_bytes;
+        buf_printf(&got, "size=%zu", total);
+        /* The running count must agree with a walk of the finished tree. */
+        for (size_t i = 0; i < res.n_items; i++) {
+            size_t walk = 0;
+            const item *it = res.items[i];
+            for (uint32_t k = 0; k < it->root.len; k++)
+                walk += it->root.u.attrs[k].name_len + item_val_size(&it->root.u.attrs[k].val);
+            if (walk != it->size_bytes) {
+                fprintf(stderr, "item %zu: running size %zu, tree size %zu\n", i, it->size_bytes, walk);
+                fails++;
+            }
+        }
+    } else if (res.n_items == 0) {
+        buf_puts(&got, "none");
+    } else {
+        for (size_t i = 0; i < res.n_items; i++) {
+            if (i)
+                buf_putc(&got, '\n');
+            item_write_av(res.items[i], &got);
+        }
+    }
+    fails += expect_str("result", want, got.data ? got.data : "");
+    buf_clean_up(&got);
+    rule_result_clean_up(&res);
+    rule_free(r);
+    return fails;
+}
+
+/* utf8: name, bytes, 1 (valid) or the 1-based offset of the first bad
+ * byte. */
+static int suite_utf8(const row *c)
+{
+    size_t bad = 0;
+    bool ok = utf8_valid(c->col[1], c->len[1], &bad);
+    char got[32];
+    snprintf(got, sizeof got, "%s", ok ? "valid" : "");
+    if (!ok)
+        snprintf(got, sizeof got, "bad@%zu", bad + 1);
+    return expect_str("utf8", c->col[2], got);
+}
+
+/* number: name, a double in C syntax, the expected DynamoDB text ("" for
+ * none). */
+static int suite_number(const row *c)
+{
+    double d = strtod(c->col[1], NULL);
+    if (strcmp(c->col[1], "nan") == 0)
+        d = 0.0 / 0.0;
+    char out[JSON_NUM_MAX];
+    size_t n = json_format_double(d, out);
+    if (n == 0)
+        out[0] = '\0';
+    int fails = expect_str("format", c->col[2], out);
+    if (n && strtod(out, NULL) != d) {
+        fprintf(stderr, "%s does not read back as %.17g\n", out, d);
+        fails++;
+    }
+    if (c->n > 3 && n) {
+        char sz[32];
+        snprintf(sz, sizeof sz, "%zu", item_number_size(out, n));
+        fails += expect_str("size", c->col[3], sz);
+    }
+    return fails;
+}
+
+/* frame: name, max_bytes, chunk size (0 = all at once), input, expected
+ * events: "L:text" per line, "O:len" per oversize line, joined by '|'. */
+typedef struct frame_log {
+    buf b;
+} frame_log;
+
+static void log_line(void *ud, frame_event ev, const char *line, size_t len, uint64_t line_no)
+{
+    frame_log *l = ud;
+    if (l->b.len)
+        buf_putc(&l->b, '|');
+    if (ev == FRAME_LINE) {
+        buf_printf(&l->b, "%llu:L:", (unsigned long long)line_no);
+        buf_put(&l->b, line, len);
+    } else {
+        buf_printf(&l->b, "%llu:O:%zu", (unsigned long long)line_no, len);
+    }
+}
+
+static int suite_frame(const row *c)
+{
+    if (c->n < 5)
+        return fprintf(stderr, "frame case needs 5 columns\n"), 1;
+    size_t max = strtoul(c->col[1], NULL, 10), step = strtoul(c->col[2], NULL, 10);
+    frame f;
+    frame_init(&f, max);
+    frame_log log;
+    buf_init(&log.b, 1 << 20);
+    size_t n = c->len[3];
+    if (step == 0)
+        step = n ? n : 1;
+    for (size_t i = 0; i < n; i += step)
+        frame_push(&f, c->col[3] + i, i + step > n ? n - i : step, log_line, &log);
+    frame_finish(&f, log_line, &log);
+    int fails = expect_str("events", c->col[4], log.b.data ? log.b.data : "");
+    if (f.pending.cap > max + 2 && f.pending.cap > 512) {
+        fprintf(stderr, "pending buffer grew to %zu bytes, over the cap %zu\n", f.pending.cap, max);
+        fails++;
+    }
+    frame_clean_up(&f);
+    buf_clean_up(&log.b);
+    return fails;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: tm_unit SUITE CASE DATAFILE\n");
+        return 2;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(const row *);
+    } suites[] = {
+        {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame},
+    };
+    row c = {0};
+    if (!find_row(argv[3], argv[2], &c))
+        return 2;
+    int fails = -1;
+    for (size_t i = 0; i < sizeof suites / sizeof *suites; i++)
+        if (strcmp(suites[i].name, argv[1]) == 0)
+            fails = suites[i].fn(&c);
+    for (int i = 0; i < c.n; i++)
+        free(c.col[i]);
+    if (fails < 0) {
+        fprintf(stderr, "unknown suite %s\n", argv[1]);
+        return 2;
+    }
+    return fails ? 1 : 0;
+}

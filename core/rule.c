@@ -940,7 +940,10 @@ size_t rule_run_examples(rule *r, FILE *report, size_t *total)
             }
         }
         if (problem) {
-            fprintf(report, "%s failed: %s\n", label.data, problem);
+            fprintf(report, "%s failed: ", label.data);
+            for (const char *p = problem; *p; p++)
+                fputs(*p == '\n' ? "\n    " : (char[2]){*p, 0}, report);
+            fputc('\n', report);
             free(problem);
             failed++;
         }

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Command-line cases: the real tweetmatch binary on real files.
+
+    cases.py --list      the case names (CMake registers one ctest each)
+    cases.py NAME        runs one case; exit 0 when it holds
+
+Each case is a row of CASES: the arguments, optional stdin and environment,
+and what must come out: the exit code, stdout exactly (or a file holding
+it), and stderr exactly or lines that must appear in it. Paths are relative
+to the repository root (ctest runs us there). $TWEETMATCH is the binary.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+D = "tests/data"
+S = "tests/data/scripts"
+SUMMARY0 = "tweets: 0, matched: 0, items: 0, deletes: 0, control: 0, errors: 0\n"
+ONE = '{"id_str":"7","text":"hello"}\n'
+
+# Lines of big inputs are made here rather than stored.
+def two_mib_line():
+    return ONE + '{"id_str":"8","text":"' + "x" * (2 << 20) + '"}\n' + '{"id_str":"9","text":"after"}\n'
+
+
+CASES = [
+    # --- usage ---
+    dict(name="help", args=["--help"], exit=0, stdout_has=["usage: tweetmatch [COMMAND]"]),
+    dict(name="test_help", args=["test", "--help"], exit=0,
+         stdout_has=["usage: tweetmatch test [--expect FILE] [--plain] SCRIPT [INPUT...]"]),
+    dict(name="check_help", args=["check", "--help"], exit=0, stdout_has=["usage: tweetmatch check SCRIPT"]),
+    dict(name="version", args=["version"], exit=0, stdout_has=["tweetmatch 0.1.0", "Lua 5.4", "libcurl ", "OpenSSL "]),
+    dict(name="unknown_command", args=["frobnicate"], exit=2, stderr_has=["tweetmatch: unknown command 'frobnicate'"]),
+    dict(name="test_no_script", args=["test"], exit=2, stderr_has=["tweetmatch test: no SCRIPT given"]),
+    dict(name="test_unknown_option", args=["test", "--fast", f"{S}/examples_ok.lua"], exit=2,
+         stderr_has=["tweetmatch test: unknown option '--fast'"]),
+    dict(name="test_expect_needs_file", args=["test", f"{S}/examples_ok.lua", "--expect"], exit=2,
+         stderr_has=["tweetmatch test: --expect needs a FILE"]),
+    dict(name="check_no_script", args=["check"], exit=2, stderr_has=["tweetmatch check: no SCRIPT given"]),
+    dict(name="check_two_scripts", args=["check", "a.lua", "b.lua"], exit=2,
+         stderr_has=["tweetmatch check: one SCRIPT only ('b.lua' is extra)"]),
+
+    # --- scripts that do not load: exit 2 with file and line ---
+    dict(name="syntax_error", args=["test", f"{S}/syntax.lua", f"{D}/hostile.ndjson"], exit=2, stdout="",
+         stderr=f"tweetmatch test: cannot load the script: {S}/syntax.lua:3: '}}' expected near 'end'\n"),
+    dict(name="check_syntax_error", args=["check", f"{S}/syntax.lua"], exit=2, stdout="",
+         stderr=f"tweetmatch check: cannot load the script: {S}/syntax.lua:3: '}}' expected near 'end'\n"),
+    dict(name="load_error", args=["test", f"{S}/load_error.lua"], stdin="", exit=2,
+         stderr=f"tweetmatch test: cannot load the script: {S}/load_error.lua:3: attempt to index a nil value (local 'cfg')\n"),
+    dict(name="no_match_function", args=["test", f"{S}/no_match.lua"], stdin="", exit=2,
+         stderr=f"tweetmatch test: cannot load the script: {S}/no_match.lua: no 'match' function: the script must "
+                "return a table with match = function(tweet) ... end, or define a global function match\n"),
+    dict(name="missing_script", args=["test", f"{S}/nope.lua"], stdin="", exit=2,
+         stderr=f"tweetmatch test: cannot load the script: {S}/nope.lua: cannot open the script: No such file or directory\n"),
+
+    # --- inputs ---
+    dict(name="empty_input", args=["test", f"{S}/examples_ok.lua"], stdin="", exit=0, stdout="", stderr=SUMMARY0),
+    dict(name="empty_input_file", args=["test", f"{S}/examples_ok.lua", "/dev/null"], exit=0, stdout="", stderr=SUMMARY0),
+    dict(name="missing_input_file", args=["test", f"{S}/examples_ok.lua", f"{D}/v11_tweets.ndjson", f"{D}/nope.ndjson"],
+         exit=2, stdout="",
+         stderr=f"tweetmatch test: cannot open input {D}/nope.ndjson: No such file or directory\n"),
+    dict(name="stdin_dash", args=["test", f"{S}/examples_ok.lua", "-"], stdin=ONE, exit=0,
+         stdout='{"id":{"S":"7"}}\n', stderr="tweets: 1, matched: 1, items: 1, deletes: 0, control: 0, errors: 0\n"),
+    dict(name="stdin_twice", args=["test", f"{S}/examples_ok.lua", "-", "-"], stdin=ONE, exit=2,
+         stderr_has=["tweetmatch test: stdin ('-') given more than once"]),
+    dict(name="no_final_newline", args=["test", f"{S}/examples_ok.lua"], stdin=ONE + '{"id_str":"8"}', exit=0,
+         stdout='{"id":{"S":"7"}}\n{"id":{"S":"8"}}\n'),
+    dict(name="crlf_and_keepalives", args=["test", f"{S}/examples_ok.lua"],
+         stdin='\r\n{"id_str":"1","text":"a"}\r\n\r\n\r\n{"id_str":"2","text":"b"}\r\n', exit=0,
+         stdout='{"id":{"S":"1"}}\n{"id":{"S":"2"}}\n',
+         stderr="tweets: 2, matched: 2, items: 2, deletes: 0, control: 0, errors: 0\n"),
+    dict(name="broken_json_line", args=["test", f"{S}/examples_ok.lua"],
+         stdin=ONE + '{"id_str":"8","text":\n' + '{"id_str":"9","text":"ok"}\n', exit=1,
+         stdout='{"id":{"S":"7"}}\n{"id":{"S":"9"}}\n',
+         stderr="<stdin>:2: bad input: invalid JSON: Expected value but found T_END at character 22\n"
+                "tweets: 2, matched: 2, items: 2, deletes: 0, control: 0, errors: 1\n"),
+    dict(name="not_an_object", args=["test", f"{S}/examples_ok.lua"], stdin='[1,2]\n"text"\n42\nnull\n' + ONE, exit=1,
+         stdout='{"id":{"S":"7"}}\n',
+         stderr="<stdin>:1: bad input: not a JSON object (a JSON array)\n"
+                "<stdin>:2: bad input: not a JSON object (a JSON string)\n"
+                "<stdin>:3: bad input: not a JSON object (a JSON number)\n"
+                "<stdin>:4: bad input: not a JSON object (a JSON null)\n"
+                "tweets: 1, matched: 1, items: 1, deletes: 0, control: 0, errors: 4\n"),
+    dict(name="lone_surrogate_escape", args=["test", f"{S}/examples_ok.lua"],
+         stdin='{"id_str":"1","text":"\\udc00"}\n' + ONE, exit=1, stdout='{"id":{"S":"7"}}\n',
+         stderr_has=["<stdin>:1: bad input: invalid JSON: Expected value but found invalid unicode escape code at character 23"]),
+    dict(name="nan_literal_is_bad_input", args=["test", f"{S}/examples_ok.lua"], stdin='{"id_str":"1","n":NaN}\n', exit=1,
+         stderr_has=["<stdin>:1: bad input: invalid JSON: Expected value but found invalid token at character 19"]),
+    dict(name="line_of_2_mib", args=["test", f"{S}/examples_ok.lua"], stdin=two_mib_line(), exit=1,
+         stdout='{"id":{"S":"7"}}\n{"id":{"S":"9"}}\n',
+         stderr="<stdin>:2: bad input: line is 2097176 bytes, over the limit of 1048576 (MAX_LINE_BYTES)\n"
+                "tweets: 2, matched: 2, items: 2, deletes: 0, control: 0, errors: 1\n"),
+    dict(name="max_line_bytes_setting", args=["test", f"{S}/examples_ok.lua"], env={"MAX_LINE_BYTES": "2048"},
+         stdin='{"id_str":"1","text":"' + "y" * 3000 + '"}\n' + ONE, exit=1, stdout='{"id":{"S":"7"}}\n',
+         stderr_has=["<stdin>:1: bad input: line is 3024 bytes, over the limit of 2048 (MAX_LINE_BYTES)"]),
+    dict(name="bad_setting_named", args=["test", f"{S}/examples_ok.lua"], env={"RULE_MEMORY_MB": "lots"}, stdin="",
+         exit=2, stdout="",
+         stderr="tweetmatch test: RULE_MEMORY_MB=lots: must be a whole number from 1 to 65536\n"),
+    dict(name="control_messages", args=["test", f"{S}/examples.lua"],
+         stdin='{"limit":{"track":12}}\n{"disconnect":{"code":7,"reason":"x"}}\n{"warning":{"code":"FALLING_BEHIND"}}\n'
+               '{"delete":{"status":{"id":4,"id_str":"4"}}}\n{"errors":[{"title":"operational-disconnect"}]}\n{"something":1}\n',
+         exit=0, stdout='{"DeleteRequest":{"Key":{"id":{"S":"4"}}}}\n',
+         stderr="tweets: 0, matched: 0, items: 0, deletes: 1, control: 6, errors: 0\n"),
+    dict(name="delete_without_on_delete", args=["test", f"{S}/examples_ok.lua"],
+         stdin='{"delete":{"status":{"id":4,"id_str":"4"}}}\n', exit=0, stdout="",
+         stderr="tweets: 0, matched: 0, items: 0, deletes: 0, control: 1, errors: 0\n"),
+    dict(name="delete_plain", args=["test", "--plain", f"{S}/examples.lua"],
+         stdin='{"delete":{"status":{"id":4,"id_str":"4"}}}\n', exit=0,
+         stdout='{"DeleteRequest":{"Key":{"id":"4"}}}\n'),
+
+    # --- rule errors: reported with the tweet id, the run goes on, exit 1 ---
+    dict(name="hostile_rules_contained", args=["test", f"{S}/hostile.lua", f"{D}/hostile.ndjson"],
+         env={"RULE_MEMORY_MB": "16"}, exit=1,
+         stdout='{"id":{"S":"1000"},"kind":{"S":"ok_before"}}\n{"r":{"BOOL":true}}\n{"id":{"S":"1020"},"kind":{"S":"ok_after"}}\n',
+         stderr_has=[
+             f"{D}/hostile.ndjson:2: rule error (tweet 1001): {S}/hostile.lua:5: no field 'x' in tweet 1001",
+             f"{D}/hostile.ndjson:3: rule error (tweet 1002): (error object is a table value)",
+             f"{D}/hostile.ndjson:4: rule error (tweet 1003): {S}/hostile.lua:7: again",
+             f"{D}/hostile.ndjson:5: rule error (tweet 1004): instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile.ndjson:6: rule error (tweet 1005): instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile.ndjson:7: rule error (tweet 1006): {S}/hostile.lua:12: instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile.ndjson:8: rule error (tweet 1007): out of memory: the rule's state reached its cap of 16777216 bytes",
+             f"{D}/hostile.ndjson:9: rule error (tweet 1008): out of memory: the rule's state reached its cap of 16777216 bytes",
+             f"{D}/hostile.ndjson:10: rule error (tweet 1009): {S}/hostile.lua:16: resulting string too large",
+             f"{D}/hostile.ndjson:11: rule error (tweet 1010): out of memory: the rule's state reached its cap of 16777216 bytes",
+             f'{D}/hostile.ndjson:12: rule error (tweet 1011): item: attribute "f": a function cannot be stored (only strings, numbers, booleans, tables, tm.null, tm.list, tm.set and tm.binary)',
+             f'{D}/hostile.ndjson:13: rule error (tweet 1012): item: attribute "m": the table mixes string keys and integer keys',
+             f'{D}/hostile.ndjson:14: rule error (tweet 1013): item: attribute "s": the string is not valid UTF-8 (byte 4)',
+             f'{D}/hostile.ndjson:15: rule error (tweet 1014): item: attribute "s": the item is larger than DynamoDB\'s 400 KB item limit (409600 bytes)',
+             f'{D}/hostile.ndjson:16: rule error (tweet 1015): item: attribute "d[1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1]": nested deeper than DynamoDB\'s limit of 32 levels',
+             f'{D}/hostile.ndjson:17: rule error (tweet 1016): item: attribute "x": NaN is not a number DynamoDB can store',
+             f'{D}/hostile.ndjson:18: rule error (tweet 1017): item: attribute "tags": a set cannot be empty (DynamoDB has no empty sets)',
+             f"{D}/hostile.ndjson:19: rule error (tweet 1018): match returned 10000 items, over the limit of 1000 per message",
+             "tweets: 21, matched: 3, items: 3, deletes: 0, control: 0, errors: 18",
+         ]),
+    dict(name="budget_setting", args=["test", f"{S}/hostile.lua"], env={"RULE_INSTRUCTION_BUDGET": "5000"},
+         stdin='{"id_str":"1","kind":"loop"}\n{"id_str":"2","kind":"fine"}\n', exit=1,
+         stdout='{"id":{"S":"2"},"kind":{"S":"fine"}}\n',
+         stderr_has=["<stdin>:1: rule error (tweet 1): instruction budget exceeded (5000 instructions; RULE_INSTRUCTION_BUDGET)"]),
+    dict(name="memory_bomb_then_next_tweet_fine", args=["test", f"{S}/hostile.lua"], env={"RULE_MEMORY_MB": "8"},
+         stdin='{"id_str":"1","kind":"memory_kept"}\n{"id_str":"2","kind":"fine"}\n{"id_str":"3","kind":"memory"}\n{"id_str":"4","kind":"fine"}\n',
+         exit=1, stdout='{"id":{"S":"2"},"kind":{"S":"fine"}}\n{"id":{"S":"4"},"kind":{"S":"fine"}}\n',
+         stderr_has=["<stdin>:1: rule error (tweet 1): out of memory: the rule's state reached its cap of 8388608 bytes",
+                     "<stdin>:3: rule error (tweet 3): out of memory: the rule's state reached its cap of 8388608 bytes",
+                     "tweets: 4, matched: 2, items: 2, deletes: 0, control: 0, errors: 2"]),
+    dict(name="max_items_setting", args=["test", f"{S}/hostile.lua"], env={"RULE_MAX_ITEMS": "20000"},
+         stdin='{"id_str":"1","kind":"many"}\n', exit=0, stdout_lines=10000,
+         stderr="tweets: 1, matched: 1, items: 10000, deletes: 0, control: 0, errors: 0\n"),
+
+    # --- the sandbox ---
+    dict(name="sandbox", args=["test", "--plain", f"{S}/sandbox.lua"],
+         env={"TM_TEST_VISIBLE": "yes", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value", "CONSUMERSECRETKEY": "c0nsumer",
+              "BEARERTOKEN": "b3arer", "ACCESSTOKENSECRET": "t0ken"},
+         stdin='{"id_str":"5","text":"x","dir":"tests/data/scripts"}\n', exit=0,
+         stdout='{"append_open":"io.open: mode \'a+\' is not allowed: rule scripts may only read files",'
+                '"bytecode":"tests/data/scripts/sandbox.lua:17: attempt to load a binary chunk (mode is \'t\')",'
+                '"bytecode_default_mode":"attempt to load a binary chunk (mode is \'t\')","c_module":true,"cjson":"[1]",'
+                '"cpath":"","debug":true,"dofile":true,"globals_libs":true,"io_popen":true,"io_read":true,"io_write":true,'
+                '"lines":true,"loadfile":true,"loadlib":true,"not_secret":"yes","os_execute":true,"os_exit":true,'
+                '"os_kept":true,"os_remove":true,"read_open":"-- Reports what the sandbox lets a rule see.","secret":true,'
+                '"stdin_lines":"bad argument #1 to \'io.lines\' (string expected, got no value)","string_dump":true,'
+                '"text_load":2,"write_open":"io.open: mode \'w\' is not allowed: rule scripts may only read files"}\n',
+         no_secrets=["s3cr3t-value", "c0nsumer", "b3arer", "t0ken"]),
+    dict(name="os_execute_absent", args=["test", "--plain", f"{S}/os_execute.lua"], stdin=ONE, exit=1,
+         stderr_has=["<stdin>:1: rule error (tweet 7): tests/data/scripts/os_execute.lua:2: attempt to call a nil value (field 'execute')"]),
+    dict(name="require_beside_script", args=["test", f"{S}/uses_module.lua"], stdin=ONE, exit=0,
+         stdout='{"id":{"S":"7"},"shout":{"S":"HELLO!"}}\n'),
+    dict(name="global_match_style", args=["test", f"{S}/global_match.lua"], stdin=ONE, exit=0, stdout='{"id":{"S":"7"}}\n'),
+    dict(name="print_goes_to_stderr", args=["test", f"{S}/printer.lua"], stdin=ONE, exit=0, stdout='{"id":{"S":"7"}}\n',
+         stderr="seen\t7\tnil\ntweets: 1, matched: 1, items: 1, deletes: 0, control: 0, errors: 0\n"),
+
+    # --- check ---
+    dict(name="check_examples_pass", args=["check", f"{S}/examples_ok.lua"], exit=0, stdout="",
+         stderr=f"{S}/examples_ok.lua: examples: 1, passed: 1, failed: 0\n"),
+    dict(name="check_examples_fail", args=["check", f"{S}/examples.lua"], exit=1,
+         stdout_has=["example 6 (wrong on purpose) failed:\n"
+                     '  expected: {"id":{"S":"6"},"n":{"N":"4"}}\n'
+                     '  actual:   {"id":{"S":"6"},"n":{"N":"3"}}\n',
+                     f"example 7 (unexpected error) failed: rule error: {S}/examples.lua:6: boom\n"],
+         stdout_lacks=["example 1 ", "example 2 ", "example 3 ", "example 4 ", "example 5 "],
+         stderr=f"{S}/examples.lua: examples: 7, passed: 5, failed: 2\n"),
+    dict(name="check_no_examples", args=["check", f"{S}/printer.lua"], exit=0,
+         stderr=f"{S}/printer.lua: loads; it declares no examples\n"),
+]
+
+
+def run_case(c):
+    exe = os.environ.get("TWEETMATCH", "build/tweetmatch")
+    env = dict(os.environ)
+    for k in ("FILTER", "RULE_MEMORY_MB", "RULE_INSTRUCTION_BUDGET", "MAX_LINE_BYTES", "RULE_MAX_ITEMS"):
+        env.pop(k, None)
+    env.update(c.get("env", {}))
+    p = subprocess.run([exe] + c["args"], input=c.get("stdin", "").encode() if "stdin" in c else None,
+                       stdin=None if "stdin" in c else subprocess.DEVNULL, capture_output=True, env=env, timeout=120)
+    out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    problems = []
+    if p.returncode != c["exit"]:
+        problems.append(f"exit code {p.returncode}, expected {c['exit']}")
+    if "stdout" in c and out != c["stdout"]:
+        problems.append(f"stdout differs:\n--- expected\n{c['stdout']}--- actual\n{out}---")
+    if "stdout_file" in c:
+        want = open(c["stdout_file"], encoding="utf-8").read()
+        if out != want:
+            problems.append(f"stdout differs from {c['stdout_file']}:\n--- actual\n{out}---")
+    if "stdout_lines" in c and out.count("\n") != c["stdout_lines"]:
+        problems.append(f"stdout has {out.count(chr(10))} lines, expected {c['stdout_lines']}")
+    for s in c.get("stdout_has", []):
+        if s not in out:
+            problems.append(f"stdout lacks {s!r}")
+    for s in c.get("stdout_lacks", []):
+        if s in out:
+            problems.append(f"stdout has {s!r}")
+    if "stderr" in c and err != c["stderr"]:
+        problems.append(f"stderr differs:\n--- expected\n{c['stderr']}--- actual\n{err}---")
+    for s in c.get("stderr_has", []):
+        if s not in err:
+            problems.append(f"stderr lacks {s!r}")
+    for s in c.get("no_secrets", []):
+        if s in out or s in err:
+            problems.append(f"a secret value reached the output: {s!r}")
+    if problems:
+        print(f"case {c['name']}: {' '.join(c['args'])}")
+        for pr in problems:
+            print("  " + pr)
+        if "stderr" not in c:
+            print("--- stderr\n" + err[:4000])
+        return 1
+    return 0
+
+
+def main():
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    if sys.argv[1:] == ["--list"]:
+        print("\n".join(names))
+        return 0
+    if sys.argv[1:] == ["--all"]:
+        return max(run_case(c) for c in CASES)
+    by = {c["name"]: c for c in CASES}
+    if len(sys.argv) != 2 or sys.argv[1] not in by:
+        print("usage: cases.py --list | --all | NAME", file=sys.stderr)
+        return 2
+    return run_case(by[sys.argv[1]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

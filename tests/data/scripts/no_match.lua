@@ -1,0 +1,2 @@
+-- A rule that forgets its match function.
+return { track = { "cloud" } }

@@ -186,12 +186,21 @@ CASES = [
 
 
 def run_case(c):
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_case_in(c, tmp)
+
+
+def run_case_in(c, tmp):
     exe = os.environ.get("TWEETMATCH", "build/tweetmatch")
+    for name, make in c.get("files", {}).items():
+        with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+            f.write(make() if callable(make) else make)
+    args = [a.replace("{tmp}", tmp) for a in c["args"]]
     env = dict(os.environ)
     for k in ("FILTER", "RULE_MEMORY_MB", "RULE_INSTRUCTION_BUDGET", "MAX_LINE_BYTES", "RULE_MAX_ITEMS"):
         env.pop(k, None)
     env.update(c.get("env", {}))
-    p = subprocess.run([exe] + c["args"], input=c.get("stdin", "").encode() if "stdin" in c else None,
+    p = subprocess.run([exe] + args, input=c.get("stdin", "").encode() if "stdin" in c else None,
                        stdin=None if "stdin" in c else subprocess.DEVNULL, capture_output=True, env=env, timeout=120)
     out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
     problems = []
@@ -219,6 +228,9 @@ def run_case(c):
     for s in c.get("no_secrets", []):
         if s in out or s in err:
             problems.append(f"a secret value reached the output: {s!r}")
+    for s in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        if s in err:
+            problems.append(f"a sanitizer reported an error ({s})")
     if problems:
         print(f"case {c['name']}: {' '.join(c['args'])}")
         for pr in problems:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test, twice: a normal build with -Werror, then an AddressSanitizer +
+# UndefinedBehaviorSanitizer build. Installs missing Debian packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/deps.sh
+tm_deps
+jobs="$(nproc)"
+
+run_suite() { # build-dir, cmake flags...
+  local dir=$1; shift
+  echo "== $dir: configure and build ($*)"
+  cmake -S . -B "$dir" -DTM_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  echo "== $dir: tests"
+  (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 300)
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTM_SANITIZE=ON
+echo "== all tests passed in both builds"

@@ -148,8 +148,7 @@ static void on_line(void *ud, frame_event ev, const char *line, size_t len, uint
             emit(x, res->items[i], false);
         break;
     case RULE_DELETE:
-        x->control++;
-        x->deletes += res->n_items;
+        x->deletes++;
         for (size_t i = 0; i < res->n_items; i++)
             emit(x, res->items[i], true);
         break;
@@ -165,7 +164,7 @@ static void on_line(void *ud, frame_event ev, const char *line, size_t len, uint
     case RULE_ERROR:
         x->errors++;
         if (res->message == RULE_DELETE)
-            x->control++;
+            x->deletes++;
         else
             x->tweets++;
         flush_out(x);

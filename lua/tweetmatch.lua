@@ -59,6 +59,8 @@ Matching as the stream's `track` does
   A phrase list is compiled on first use and cached by the table (or
   string) passed, so pass the same table each time and do not edit it in
   place: a match then costs one lookup per token, whatever the list's size.
+  Compiling costs some 100 to 200 VM instructions a phrase, counted against
+  the instruction budget of the call that does it.
 
 Values with a DynamoDB type of their own
   tm.null               the NULL value
@@ -79,8 +81,8 @@ if not ok then
     }
 end
 
-local byte, char, find, gsub, lower, match, sub, format =
-    string.byte, string.char, string.find, string.gsub, string.lower,
+local byte, char, find, gmatch, gsub, lower, match, sub, format =
+    string.byte, string.char, string.find, string.gmatch, string.gsub, string.lower,
     string.match, string.sub, string.format
 local type, error, setmetatable, tostring, mtype = type, error, setmetatable, tostring, math.type
 
@@ -390,13 +392,14 @@ local function norm(s)
     return s
 end
 
+local WORDCH = "[%w_\128-\255]"
 local WORD = "[%w_\128-\255]+"
 local NONWORD = "[^%w_\128-\255]"
 
 -- w without the punctuation around it. (Two linear scans: an anchored
 -- "^%p*(.-)%p*$" backtracks quadratically on long runs of punctuation.)
 local function trim(w)
-    local a = find(w, "[%w_\128-\255]")
+    local a = find(w, WORDCH)
     if not a then return "" end
     return sub(w, a, match(w, ".*()[%w_\128-\255]"))
 end
@@ -412,9 +415,9 @@ local function url_token(u)
     return u, match(u, "^[^/:]+")
 end
 
-local function is_url(w)
-    local b = byte(w, 1)
-    return (b == 104 and find(w, "^https?://")) or (b == 119 and find(w, "^www%."))
+local function is_url(w, at)
+    local b = byte(w, at)
+    return (b == 104 and find(w, "^https?://", at)) or (b == 119 and find(w, "^www%.", at))
 end
 
 -- Compiled phrase lists ---------------------------------------------------
@@ -425,48 +428,85 @@ end
 -- Matching one text (one "stamp") counts, for each phrase, the distinct
 -- terms seen; the scratch tables are reused, so a call allocates little.
 
+-- s without surrounding white space (linear, unlike "^%s*(.-)%s*$").
+local function strip(s)
+    local a = find(s, "%S")
+    if not a then return "" end
+    return sub(s, a, match(s, ".*()%S"))
+end
+
+local function add_term(c, term, pid, single)
+    local map, key = c.idx, term
+    local b = byte(term, 1)
+    if (b == 35 or b == 64) and #term > 1 and not find(term, NONWORD, 2) then
+        map, key = b == 35 and c.hidx or c.aidx, sub(term, 2)
+    end
+    local e = map[key]
+    if e then
+        e[#e + 1] = pid
+    else
+        e = { pid }
+        map[key] = e
+    end
+    if single then e.single = true end
+end
+
+local function url_term(t)
+    local b = byte(t, 1)
+    if (b == 104 or b == 119) and is_url(t, 1) then return (url_token(t)) end
+    return t
+end
+
+-- Compiling runs inside a rule's instruction budget, so the common phrase
+-- (ASCII words) takes a short path.
 local function add_phrase(c, phrase)
-    phrase = match(phrase, "^%s*(.-)%s*$")
+    local a = find(phrase, "%S")
+    if not a then return end
+    phrase = sub(phrase, a, match(phrase, ".*()%S"))
+    local s = find(phrase, "[^%w_ ]") and norm(phrase) or lower(phrase)
+    local pid = c.n + 1
+    if not find(s, "%s") then
+        s = url_term(s)
+        if s == "" then return end
+        c.n, c.phrase[pid], c.need[pid] = pid, phrase, 1
+        add_term(c, s, pid, true)
+        return
+    end
     local terms, n = {}, 0
-    for term in string.gmatch(norm(phrase), "%S+") do
-        if is_url(term) then term = url_token(term) end
-        if term ~= "" and not terms[term] then
-            terms[term] = true
-            n = n + 1
+    for term in gmatch(s, "%S+") do
+        term = url_term(term)
+        if term ~= "" then
+            local dup = false
+            for k = 1, n do
+                if terms[k] == term then dup = true break end
+            end
+            if not dup then
+                n = n + 1
+                terms[n] = term
+            end
         end
     end
     if n == 0 then return end
-    local pid = #c.phrase + 1
-    c.phrase[pid] = phrase
-    c.need[pid] = n
-    for term in pairs(terms) do
-        local map, key = c.idx, term
-        local b = byte(term, 1)
-        if (b == 35 or b == 64) and #term > 1 and not find(term, NONWORD, 2) then
-            map, key = b == 35 and c.hidx or c.aidx, sub(term, 2)
-        end
-        local e = map[key]
-        if not e then
-            e = {}
-            map[key] = e
-        end
-        e[#e + 1] = pid
-        if n == 1 then e.single = true end
-    end
+    c.n, c.phrase[pid], c.need[pid] = pid, phrase, n
+    for k = 1, n do add_term(c, terms[k], pid, n == 1) end
 end
 
 local function compile(phrases, what)
-    local c = { idx = {}, hidx = {}, aidx = {}, phrase = {}, need = {},
+    local c = { idx = {}, hidx = {}, aidx = {}, phrase = {}, need = {}, n = 0,
                 seen = {}, cnt = {}, cst = {}, stamp = 0, all = false, found = nil }
     if type(phrases) == "string" then
-        for p in string.gmatch(phrases, "[^,]+") do add_phrase(c, p) end
+        for p in gmatch(phrases, "[^,]+") do add_phrase(c, p) end
     else
         for i = 1, #phrases do
             local p = phrases[i]
             if type(p) ~= "string" then
                 error(format("%s: phrase %d is a %s, not a string", what, i, type(p)), 3)
             end
-            for q in string.gmatch(p, "[^,]+") do add_phrase(c, q) end
+            if find(p, ",", 1, true) then
+                for q in gmatch(p, "[^,]+") do add_phrase(c, q) end
+            else
+                add_phrase(c, p)
+            end
         end
     end
     c.len = #phrases
@@ -527,6 +567,9 @@ local function hit(c, e)
     return false
 end
 
+local LINK_KINDS = { "urls", "media" }
+local LINK_FIELDS = { "expanded_url", "display_url", "unwound_url" }
+
 local function scan_url(c, w)
     local idx = c.idx
     local u, host = url_token(w)
@@ -551,9 +594,14 @@ local function scan(c, s)
         if not find(w, NONWORD) then
             local e = idx[w]
             if e and hit(c, e) then return true end
-        elseif is_url(w) then
+        elseif is_url(w, 1) then
             if scan_url(c, w) then return true end
         else
+            local first = find(w, WORDCH)
+            if first and first > 1 and is_url(w, first) then
+                if scan_url(c, sub(w, first)) then return true end
+                goto next_word
+            end
             local e = idx[w]
             if e and hit(c, e) then return true end
             local t = trim(w)
@@ -581,10 +629,32 @@ local function scan(c, s)
                 end
             end
         end
+        ::next_word::
     end
 end
 
-local url_strings
+local entity_tables
+
+-- Looks up the link URLs of one entities table: the expanded and display
+-- URLs of links and media, which Twitter's track looks at too.
+local function scan_links(c, ents)
+    if not ents then return false end
+    for _, kind in ipairs(LINK_KINDS) do
+        local list = tbl(ents[kind])
+        if list then
+            for i = 1, #list do
+                local e = tbl(list[i])
+                if e then
+                    for _, f in ipairs(LINK_FIELDS) do
+                        local u = str(e[f])
+                        if u and scan_url(c, norm(u)) then return true end
+                    end
+                end
+            end
+        end
+    end
+    return false
+end
 
 -- Runs one match of subject (a text or a tweet) against compiled list c.
 local function run(c, subject)
@@ -595,16 +665,13 @@ local function run(c, subject)
     if type(subject) ~= "table" then return false end
     local text = tm.text(subject)
     if text and scan(c, norm(text)) then return true end
-    local urls = url_strings(subject)
-    for i = 1, #urls do
-        if scan_url(c, norm(urls[i])) then return true end
-    end
-    return false
+    local ents, ext = entity_tables(subject)
+    return scan_links(c, ents) or scan_links(c, ext)
 end
 
 function tm.track_match(text, phrases)
     local c = compiled(phrases, "tm.track_match")
-    if #c.phrase == 0 or text == nil then return false end
+    if c.n == 0 or text == nil then return false end
     c.all = false
     return run(c, text)
 end
@@ -612,7 +679,7 @@ end
 function tm.track_matches(text, phrases)
     local c = compiled(phrases, "tm.track_matches")
     local out = {}
-    if #c.phrase == 0 or text == nil then return out end
+    if c.n == 0 or text == nil then return out end
     c.all, c.found = true, {}
     run(c, text)
     local found = c.found
@@ -625,8 +692,8 @@ end
 function tm.phrases(s)
     local out = {}
     if type(s) ~= "string" then return out end
-    for p in string.gmatch(s, "[^,]+") do
-        p = gsub(match(p, "^%s*(.-)%s*$"), "%s+", " ")
+    for p in gmatch(s, "[^,]+") do
+        p = gsub(strip(p), "%s+", " ")
         if p ~= "" then out[#out + 1] = p end
     end
     return out
@@ -635,7 +702,7 @@ end
 -- Entities --------------------------------------------------------------------
 
 -- The entity tables of the tweet whose text tm.text gives (each may be nil).
-local function entity_tables(tweet)
+entity_tables = function(tweet)
     local d = tbl(tweet.data)
     if d then
         local m = v2_main(tweet, d)
@@ -725,24 +792,6 @@ function tm.urls(tweet)
     local ents = entity_tables(tweet)
     local seen = {}
     collect(out, seen, ents, "urls", "expanded_url")
-    return out
-end
-
--- Every link string of the tweet that Twitter's track looks at: the
--- expanded and display URLs of links and media.
-url_strings = function(tweet)
-    local out, seen = {}, {}
-    local ents, ext = entity_tables(tweet)
-    local v2 = tbl(tweet.data) ~= nil
-    for _, e in ipairs({ ents or false, ext or false }) do
-        if e then
-            collect(out, seen, e, "urls", "expanded_url")
-            collect(out, seen, e, "urls", "display_url")
-            if v2 then collect(out, seen, e, "urls", "unwound_url") end
-            collect(out, seen, e, "media", "expanded_url")
-            collect(out, seen, e, "media", "display_url")
-        end
-    end
     return out
 end
 

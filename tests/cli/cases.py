@@ -9,7 +9,9 @@ and what must come out: the exit code, stdout exactly (or a file holding
 it), and stderr exactly or lines that must appear in it. Paths are relative
 to the repository root (ctest runs us there). $TWEETMATCH is the binary.
 """
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -101,10 +103,10 @@ CASES = [
          stdin='{"limit":{"track":12}}\n{"disconnect":{"code":7,"reason":"x"}}\n{"warning":{"code":"FALLING_BEHIND"}}\n'
                '{"delete":{"status":{"id":4,"id_str":"4"}}}\n{"errors":[{"title":"operational-disconnect"}]}\n{"something":1}\n',
          exit=0, stdout='{"DeleteRequest":{"Key":{"id":{"S":"4"}}}}\n',
-         stderr="tweets: 0, matched: 0, items: 0, deletes: 1, control: 6, errors: 0\n"),
+         stderr="tweets: 0, matched: 0, items: 0, deletes: 1, control: 5, errors: 0\n"),
     dict(name="delete_without_on_delete", args=["test", f"{S}/examples_ok.lua"],
          stdin='{"delete":{"status":{"id":4,"id_str":"4"}}}\n', exit=0, stdout="",
-         stderr="tweets: 0, matched: 0, items: 0, deletes: 0, control: 1, errors: 0\n"),
+         stderr="tweets: 0, matched: 0, items: 0, deletes: 1, control: 0, errors: 0\n"),
     dict(name="delete_plain", args=["test", "--plain", f"{S}/examples.lua"],
          stdin='{"delete":{"status":{"id":4,"id_str":"4"}}}\n', exit=0,
          stdout='{"DeleteRequest":{"Key":{"id":"4"}}}\n'),
@@ -185,6 +187,88 @@ CASES = [
 ]
 
 
+# --- the bundled rule scripts on the bundled data: exact output ---
+def _expect_rows():
+    rows = []
+    with open(os.path.join(os.path.dirname(__file__), "..", "data", "expect", "cases.tsv"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            exp, script, filt, inp = line.rstrip("\n").split("\t")
+            rows.append((exp, script, None if filt == "-" else filt, inp))
+    return rows
+
+
+for exp, script, filt, inp in _expect_rows():
+    bad_lines = "mixed" in inp  # mixed.ndjson holds broken lines on purpose
+    CASES.append(dict(name="expect." + os.path.basename(exp)[:-len(".ndjson")],
+                      args=["test", "--expect", exp, script, inp], env={"FILTER": filt} if filt else {},
+                      exit=1 if bad_lines else 0, stdout_file=exp, stderr_lacks=["differs"]))
+
+for script in ("filter", "hashtags", "lang_followers", "scoring", "deletes"):
+    for filt in (None, "cloud computing", "serverless, #aws,@awscloud"):
+        tag = "nofilter" if filt is None else filt.split(",")[0].replace(" ", "_")
+        CASES.append(dict(name=f"check.{script}.{tag}", args=["check", f"scripts/{script}.lua"],
+                          env={"FILTER": filt} if filt else {}, exit=0, stdout="",
+                          stderr_re=rf"^scripts/{script}\.lua: examples: (\d+), passed: \1, failed: 0\n$"))
+
+
+def _changed_expect():
+    lines = open("tests/data/expect/filter.v11_tweets.cloud_computing.ndjson", encoding="utf-8").read().split("\n")
+    lines[2] = lines[2].replace('"ops_ollie"', '"someone_else"')
+    return "\n".join(lines)
+
+
+CASES.append(dict(
+    name="expect_shows_changed_line",
+    files={"changed.ndjson": _changed_expect},
+    args=["test", "--expect", "{tmp}/changed.ndjson", "scripts/filter.lua", "tests/data/v11_tweets.ndjson"],
+    env={"FILTER": "cloud computing"}, exit=1,
+    stdout_file="tests/data/expect/filter.v11_tweets.cloud_computing.ndjson",
+    stderr_re=r'^\S+/changed\.ndjson:3: differs from the output\n'
+              r'  expected: \{.*"user":\{"S":"someone_else"\}\}\n'
+              r'  actual:   \{.*"user":\{"S":"ops_ollie"\}\}\n'
+              r'tweets: 25, matched: 15, items: 15, deletes: 0, control: 0, errors: 0\n$'))
+
+CASES.append(dict(
+    name="expect_shows_missing_and_extra_lines",
+    files={"short.ndjson": '{"id":{"S":"1"}}\n', "long.ndjson": '{"id":{"S":"7"}}\n{"id":{"S":"8"}}\n'},
+    args=["test", "--expect", "{tmp}/long.ndjson", f"{S}/examples_ok.lua"], stdin=ONE, exit=1,
+    stdout='{"id":{"S":"7"}}\n',
+    stderr_re=r'^\S+/long\.ndjson:2: differs from the output\n  expected: \{"id":\{"S":"8"\}\}\n  actual:   \(no line\)\n'))
+
+CASES.append(dict(
+    name="expect_missing_file", args=["test", "--expect", "tests/data/expect/nope.ndjson", f"{S}/examples_ok.lua"],
+    stdin=ONE, exit=2, stdout="",
+    stderr="tweetmatch test: --expect tests/data/expect/nope.ndjson: cannot open: No such file or directory\n"))
+
+
+def _av_to_plain(v):
+    (t, x), = v.items()
+    if t in ("S", "B"):
+        return x
+    if t == "N":
+        return float(x) if any(ch in x for ch in ".eE") else int(x)
+    if t == "BOOL":
+        return x
+    if t == "NULL":
+        return None
+    if t == "L":
+        return [_av_to_plain(e) for e in x]
+    if t == "M":
+        return {k: _av_to_plain(e) for k, e in x.items()}
+    if t == "SS" or t == "BS":
+        return list(x)
+    if t == "NS":
+        return [float(e) if any(ch in e for ch in ".eE") else int(e) for e in x]
+    raise ValueError(t)
+
+
+for script, inp in (("scoring", "v11_tweets"), ("lang_followers", "v2_stream"), ("hashtags", "v11_tweets")):
+    CASES.append(dict(name=f"plain_agrees_with_av.{script}", args=["test", "--plain", f"scripts/{script}.lua", f"{D}/{inp}.ndjson"],
+                      exit=0, plain_of=f"{D}/expect/{script}.{inp}.ndjson"))
+
+
 def run_case(c):
     with tempfile.TemporaryDirectory() as tmp:
         return run_case_in(c, tmp)
@@ -200,6 +284,7 @@ def run_case_in(c, tmp):
     for k in ("FILTER", "RULE_MEMORY_MB", "RULE_INSTRUCTION_BUDGET", "MAX_LINE_BYTES", "RULE_MAX_ITEMS"):
         env.pop(k, None)
     env.update(c.get("env", {}))
+    env["LC_ALL"] = "C.UTF-8"
     p = subprocess.run([exe] + args, input=c.get("stdin", "").encode() if "stdin" in c else None,
                        stdin=None if "stdin" in c else subprocess.DEVNULL, capture_output=True, env=env, timeout=120)
     out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
@@ -217,6 +302,18 @@ def run_case_in(c, tmp):
     for s in c.get("stdout_has", []):
         if s not in out:
             problems.append(f"stdout lacks {s!r}")
+    if "plain_of" in c:
+        want = [_av_to_plain({"M": json.loads(l)}) for l in open(c["plain_of"], encoding="utf-8") if l.strip()]
+        got = [json.loads(l) for l in out.splitlines()]
+        if want != got:
+            problems.append(f"--plain output is not the plain form of {c['plain_of']}")
+        if any(list(o.keys()) != sorted(o.keys()) for o in got):
+            problems.append("--plain keys are not sorted")
+    if "stderr_re" in c and not re.search(c["stderr_re"], err, re.S):
+        problems.append(f"stderr does not match {c['stderr_re']!r}")
+    for s in c.get("stderr_lacks", []):
+        if s in err:
+            problems.append(f"stderr has {s!r}")
     for s in c.get("stdout_lacks", []):
         if s in out:
             problems.append(f"stdout has {s!r}")

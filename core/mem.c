@@ -141,3 +141,12 @@ void arena_free(arena *a)
     }
     free(a);
 }
+
+void arena_free_secret(arena *a)
+{
+    if (a == NULL)
+        return;
+    for (struct arena_block *b = a->head; b; b = b->next)
+        mem_wipe(b->data, b->used);
+    arena_free(a);
+}

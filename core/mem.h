@@ -34,5 +34,7 @@ void *arena_alloc(arena *a, size_t n);
 /* A copy of (s, n) with a NUL after it. */
 char *arena_strndup(arena *a, const char *s, size_t n);
 void arena_free(arena *a);
+/* Like arena_free, wiping every block first (the arena held secrets). */
+void arena_free_secret(arena *a);
 
 #endif

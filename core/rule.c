@@ -245,6 +245,7 @@ static int open_native(lua_State *L)
     lua_setfield(L, -2, "set_mt");
     lua_getfield(L, LUA_REGISTRYINDEX, "tweetmatch.binary");
     lua_setfield(L, -2, "binary_mt");
+    rule_track_open(L);
     return 1;
 }
 

@@ -42,5 +42,6 @@ struct rule {
 bool rule_marshal_result(rule *r, int idx, rule_result *res, char **err);
 
 void rule_result_add(rule_result *res, item *it);
+void rule_track_open(lua_State *L); /* rule_track.c: adds track_* to the native table on top */
 
 #endif

@@ -59,8 +59,12 @@ Matching as the stream's `track` does
   A phrase list is compiled on first use and cached by the table (or
   string) passed, so pass the same table each time and do not edit it in
   place: a match then costs one lookup per token, whatever the list's size.
-  Compiling costs some 100 to 200 VM instructions a phrase, counted against
-  the instruction budget of the call that does it.
+  Inside tweetmatch the compiling and matching run natively (core/track.c)
+  with the same results: compiling costs a few VM instructions a phrase, a
+  match a few dozen; a list may hold up to 100,000 phrases in 1 MiB, a text
+  or link up to 16 MiB (beyond, an error). In plain Lua the matcher below
+  runs: compiling costs some 100 to 200 VM instructions a phrase, counted
+  against the instruction budget of the call that does it.
 
 Values with a DynamoDB type of their own
   tm.null               the NULL value
@@ -669,14 +673,14 @@ local function run(c, subject)
     return scan_links(c, ents) or scan_links(c, ext)
 end
 
-function tm.track_match(text, phrases)
+local function lua_track_match(text, phrases)
     local c = compiled(phrases, "tm.track_match")
     if c.n == 0 or text == nil then return false end
     c.all = false
     return run(c, text)
 end
 
-function tm.track_matches(text, phrases)
+local function lua_track_matches(text, phrases)
     local c = compiled(phrases, "tm.track_matches")
     local out = {}
     if c.n == 0 or text == nil then return out end
@@ -688,6 +692,116 @@ function tm.track_matches(text, phrases)
     for i = 1, #found do out[i] = c.phrase[found[i]] end
     return out
 end
+
+-- The native matcher (core/track.c) ---------------------------------------
+--
+-- Inside tweetmatch the tokenizing and matching above run in C, with the
+-- same results (tests/data/scripts/track_diff.lua compares the two). Here
+-- Lua only decides what a tweet's text and links are, as run does, and
+-- checks the phrases as compile does; C compiles the list into an index
+-- and matches. Plain Lua (tests/lua) keeps the Lua matcher.
+
+local ncompile, nmatch, nmatches = native.track_compile, native.track_match, native.track_matches
+
+local function native_compile(phrases, what)
+    local src = phrases
+    if type(phrases) ~= "string" then
+        src = {}
+        for i = 1, #phrases do
+            local p = phrases[i]
+            if type(p) ~= "string" then
+                error(format("%s: phrase %d is a %s, not a string", what, i, type(p)), 3)
+            end
+            src[i] = p
+        end
+    end
+    local index, n = ncompile(src, what)
+    return { index = index, n = n, len = #phrases }
+end
+
+local nby_table = setmetatable({}, { __mode = "k" })
+local nby_string, nn_strings = {}, 0
+
+local function ncompiled(phrases, what)
+    local tp = type(phrases)
+    if tp == "table" then
+        local c = nby_table[phrases]
+        if c and c.len == #phrases then return c end
+        c = native_compile(phrases, what)
+        nby_table[phrases] = c
+        return c
+    elseif tp == "string" then
+        local c = nby_string[phrases]
+        if c then return c end
+        if nn_strings >= 64 then nby_string, nn_strings = {}, 0 end
+        c = native_compile(phrases, what)
+        nby_string[phrases] = c
+        nn_strings = nn_strings + 1
+        return c
+    end
+    error(what .. ": phrases must be a list of strings or a comma-separated string, got " .. tp, 3)
+end
+
+-- Appends to out the URLs scan_links would look at in ents.
+local function gather_links(out, n, ents)
+    for k = 1, 2 do
+        local list = tbl(ents[LINK_KINDS[k]])
+        if list then
+            for i = 1, #list do
+                local e = tbl(list[i])
+                if e then
+                    for f = 1, 3 do
+                        local u = e[LINK_FIELDS[f]]
+                        if type(u) == "string" then
+                            n = n + 1
+                            out[n] = u
+                        end
+                    end
+                end
+            end
+        end
+    end
+    return n
+end
+
+-- fn(index, text, ents, ext, links, n) for subject (a text or a tweet); nil
+-- when subject is neither. fn reads the links of the entity tables itself,
+-- unless one has a metatable: then they are gathered here, where indexing
+-- sees it.
+local function native_run(fn, index, subject)
+    local ts = type(subject)
+    if ts == "string" then return fn(index, subject) end
+    if ts ~= "table" then return nil end
+    local text = tm.text(subject)
+    local ents, ext = entity_tables(subject)
+    local r = fn(index, text, ents, ext)
+    if r ~= nil then return r end
+    local links, n = {}, 0
+    if ents then n = gather_links(links, n, ents) end
+    if ext then n = gather_links(links, n, ext) end
+    return fn(index, text, nil, nil, links, n)
+end
+
+if ncompile then
+    function tm.track_match(text, phrases)
+        local c = ncompiled(phrases, "tm.track_match")
+        if c.n == 0 or text == nil then return false end
+        return native_run(nmatch, c.index, text) or false
+    end
+
+    function tm.track_matches(text, phrases)
+        local c = ncompiled(phrases, "tm.track_matches")
+        if c.n == 0 or text == nil then return {} end
+        return native_run(nmatches, c.index, text) or {}
+    end
+else
+    tm.track_match, tm.track_matches = lua_track_match, lua_track_matches
+end
+
+-- The Lua matcher and normaliser, and the native one, for tests that
+-- compare the two.
+tm._lua_track_match, tm._lua_track_matches, tm._lua_norm = lua_track_match, lua_track_matches, norm
+tm._native_norm = native.track_norm
 
 function tm.phrases(s)
     local out = {}

@@ -184,6 +184,23 @@ CASES = [
          stderr=f"{S}/examples.lua: examples: 7, passed: 5, failed: 2\n"),
     dict(name="check_no_examples", args=["check", f"{S}/printer.lua"], exit=0,
          stderr=f"{S}/printer.lua: loads; it declares no examples\n"),
+
+    # --- the native matcher agrees with the Lua one (tm.track_match) ---
+    dict(name="track_norm_sweep", args=["test", f"{S}/track_norm_sweep.lua"], stdin="",
+         env={"RULE_INSTRUCTION_BUDGET": "2000000000"}, exit=0, stdout="",
+         stderr_re=r"^track_norm_sweep: \d+ sequences and \d+ texts normalise alike\n" + re.escape(SUMMARY0) + "$"),
+    dict(name="track_differential", args=["test", f"{S}/track_diff.lua", f"{D}/v11_tweets.ndjson", f"{D}/v2_stream.ndjson",
+                                          f"{D}/track_fuzz.ndjson", f"{D}/control.ndjson", f"{D}/hostile.ndjson",
+                                          f"{D}/invalid_utf8.ndjson"],
+         env={"RULE_INSTRUCTION_BUDGET": "10000000000", "FILTER": "cloud computing,#aws,@awscloud,example.com/blog"},
+         exit=0, stdout="", stderr_re=r"^tweets: \d+, matched: 0, items: 0, deletes: \d+, control: \d+, errors: 0\n$"),
+    dict(name="track_differential_bad_lines", args=["test", f"{S}/track_diff.lua", f"{D}/mixed.ndjson", f"{D}/broken.ndjson"],
+         env={"RULE_INSTRUCTION_BUDGET": "10000000000"}, exit=1, stdout="", stderr_lacks=["rule error"]),
+    dict(name="track_differential_bench_corpus", args=["test", f"{S}/track_diff.lua", "{tmp}/corpus.ndjson"],
+         files={"corpus.ndjson": lambda: subprocess.run([sys.executable, "tests/bench/gen_corpus.py", "1500", "-"],
+                                                        capture_output=True, text=True, check=True).stdout},
+         env={"RULE_INSTRUCTION_BUDGET": "10000000000"}, exit=0, stdout="",
+         stderr="tweets: 1500, matched: 0, items: 0, deletes: 0, control: 0, errors: 0\n"),
 ]
 
 

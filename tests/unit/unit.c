@@ -15,7 +15,9 @@
 #include "frame.h"
 #include "item.h"
 #include "json.h"
+#include "mem.h"
 #include "rule.h"
+#include "track.h"
 #include "utf8.h"
 
 #define MAX_COLS 8
@@ -253,6 +255,123 @@ static int suite_frame(const row *c)
     return fails;
 }
 
+/* track: name, phrases (comma-separated; "@many:N" for "p1,p2,...,pN",
+ * "@long:N" for N bytes of 'a'), text ("-" for none), links joined by \n
+ * ("-" for none), expected: the matching phrases joined by \n, "-" for
+ * none, or "error: MESSAGE" when the list does not compile. Each case also
+ * checks that a run that stops at the first match agrees, and that a second
+ * run gives the same answer (no count carried over). */
+static char *make_list(const row *c, size_t *len)
+{
+    unsigned long n;
+    buf b;
+    buf_init(&b, (size_t)16 << 20);
+    if (sscanf(c->col[1], "@many:%lu", &n) == 1) {
+        for (unsigned long i = 1; i <= n; i++)
+            buf_printf(&b, "%sp%lu", i > 1 ? "," : "", i);
+    } else if (sscanf(c->col[1], "@long:%lu", &n) == 1) {
+        for (unsigned long i = 0; i < n; i++)
+            buf_putc(&b, 'a');
+    } else {
+        buf_put(&b, c->col[1], c->len[1]);
+    }
+    return buf_steal(&b, len);
+}
+
+static void track_once(track *t, const row *c, uint32_t *found, buf *out)
+{
+    size_t longest = strcmp(c->col[2], "-") ? c->len[2] : 0;
+    if (c->len[3] > longest)
+        longest = c->len[3];
+    size_t sb = track_scratch_bytes(longest);
+    char *scratch = xmalloc(sb);
+    track_run run;
+    track_run_begin(&run, t, scratch, sb, found);
+    if (strcmp(c->col[2], "-") != 0)
+        track_run_text(&run, c->col[2], c->len[2]);
+    if (strcmp(c->col[3], "-") != 0) {
+        const char *p = c->col[3], *end = c->col[3] + c->len[3];
+        while (p <= end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *stop = nl ? nl : end;
+            track_run_link(&run, p, (size_t)(stop - p));
+            p = stop + 1;
+        }
+    }
+    uint32_t n = track_run_end(&run);
+    free(scratch);
+    buf_reset(out);
+    if (found == NULL) {
+        buf_puts(out, n ? "some" : "-");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const char *ph = track_phrase(t, found[i], &len);
+        if (i)
+            buf_putc(out, '\n');
+        buf_put(out, ph, len);
+    }
+    if (n == 0)
+        buf_putc(out, '-');
+}
+
+static int suite_track(const row *c)
+{
+    if (c->n < 5)
+        return fprintf(stderr, "track case needs 5 columns\n"), 1;
+    size_t len;
+    char *list = make_list(c, &len);
+    track *t = NULL;
+    track_status st = track_new(list, len, &t);
+    free(list);
+    if (st != TRACK_OK) {
+        char got[256];
+        snprintf(got, sizeof got, "error: %s", track_status_str(st));
+        return expect_str("status", c->col[4], got);
+    }
+    uint32_t *found = xcalloc(track_phrase_count(t) + 1, sizeof *found);
+    buf got;
+    buf_init(&got, (size_t)16 << 20);
+    track_once(t, c, found, &got);
+    int fails = expect_str("track_matches", c->col[4], got.data);
+    track_once(t, c, found, &got);
+    fails += expect_str("track_matches, again", c->col[4], got.data);
+    track_once(t, c, NULL, &got);
+    fails += expect_str("track_match", strcmp(c->col[4], "-") ? "some" : "-", got.data);
+    buf_clean_up(&got);
+    free(found);
+    track_free(t);
+    return fails;
+}
+
+/* json: name, input text, expected: the parsed value written back, or
+ * "error: MESSAGE". */
+static int suite_json(const row *c)
+{
+    arena *a = arena_new(256);
+    char *err = NULL;
+    json_value *v = json_parse(c->col[1], c->len[1], a, JSON_DEFAULT_MAX_DEPTH, &err);
+    buf got;
+    buf_init(&got, 1 << 20);
+    if (v)
+        json_write(v, &got);
+    else
+        buf_printf(&got, "error: %s", err);
+    int fails = expect_str("result", c->col[2], got.data ? got.data : "");
+    if (v && v->type == JSON_OBJECT && v->len == 2 && strcmp(c->col[0], "repeated_member_last_wins_in_get") == 0) {
+        const json_value *m = json_get(v, "a");
+        if (m == NULL || m->type != JSON_NUMBER || strcmp(m->u.str, "2") != 0) {
+            fprintf(stderr, "json_get did not return the last of repeated members\n");
+            fails++;
+        }
+    }
+    free(err);
+    buf_clean_up(&got);
+    arena_free(a);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -263,7 +382,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const row *);
     } suites[] = {
-        {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame},
+        {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame}, {"json", suite_json},
+        {"track", suite_track},
     };
     row c = {0};
     if (!find_row(argv[3], argv[2], &c))

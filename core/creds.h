@@ -26,11 +26,12 @@
  * Refresh (ECS and IMDS credentials carry an Expiration; "exp" below):
  *   - before exp - 15 min: the cached credentials, no request;
  *   - exp - 15 min .. exp - 10 min: one try (no retries) per creds_get,
- *     at most one per 60 s after a failure;
+ *     at most one per 60 s;
  *   - exp - 10 min .. exp - 1 min: a full try (with retries) per creds_get,
- *     at most one per 10 s after a failure;
+ *     at most one per 10 s;
  *     in both windows a failed try keeps the current credentials, and
- *     cfg->warn is told why;
+ *     cfg->warn is told why; a try that brings the same expiry (IMDS
+ *     rotates about 5 min before it) is paced the same way;
  *   - from exp - 1 min, or never fetched, or rejected (below): the cached
  *     credentials are never handed out; every creds_get makes a full try
  *     and fails when it fails (the caller paces its calls).

@@ -10,8 +10,14 @@
 
 void json_put_string(buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     buf_putc(b, '"');
+    json_put_escaped(b, s, n);
+    buf_putc(b, '"');
+}
+
+void json_put_escaped(buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* start of the pending run of bytes needing no escape */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -34,7 +40,6 @@ void json_put_string(buf *b, const char *s, size_t n)
         }
     }
     buf_put(b, s + run, n - run);
-    buf_putc(b, '"');
 }
 
 /* Rewrites printf's exponent ("e+07", "e-05") as "e+7", "e-5". */

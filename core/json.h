@@ -18,6 +18,8 @@
 
 /* Appends (s, n) as a quoted JSON string. */
 void json_put_string(buf *b, const char *s, size_t n);
+/* The same without the quotes. */
+void json_put_escaped(buf *b, const char *s, size_t n);
 
 /* The decimal form of a double for a DynamoDB number, written into out
  * (at least JSON_NUM_MAX bytes, NUL-terminated); returns its length, or 0

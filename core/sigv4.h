@@ -97,8 +97,9 @@ typedef struct sigv4_request {
     const sigv4_header *headers; /* n_headers of them, Host among them */
     size_t n_headers;
     sigv4_view body;            /* hashed, unless payload_hash is set */
-    sigv4_view payload_hash;    /* 64 lowercase hex digits, or a literal such as
-                                   UNSIGNED-PAYLOAD ([A-Z0-9-]); empty: hash body */
+    sigv4_view payload_hash;    /* 64 lowercase hex digits, or a literal
+                                   UNSIGNED-... or STREAMING-... ([A-Z0-9-],
+                                   up to 64 bytes); empty: hash the body */
     sigv4_view region;          /* "us-east-1" */
     sigv4_view service;         /* "dynamodb" */
     time_t time;                /* the signing time, 1970..9999 */
@@ -123,7 +124,7 @@ typedef enum sigv4_status {
     SIGV4_ERR_HEADERS_BYTES,   /* all headers over SIGV4_MAX_HEADERS_BYTES */
     SIGV4_ERR_HEADER_RESERVED, /* a header the signer sets was passed in */
     SIGV4_ERR_NO_HOST,         /* no Host header */
-    SIGV4_ERR_PAYLOAD_HASH,    /* neither 64 lowercase hex nor [A-Z0-9-]{1,64} */
+    SIGV4_ERR_PAYLOAD_HASH,    /* not a hex SHA-256 nor an UNSIGNED-/STREAMING- literal */
     SIGV4_ERR_SCOPE,           /* region or service empty, long or not [A-Za-z0-9._-] */
     SIGV4_ERR_CREDENTIALS,     /* access key, secret or token empty/long/bad byte */
     SIGV4_ERR_TIME,            /* before 1970 or after 9999 */

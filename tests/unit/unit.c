@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "item.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "rule.h"
 #include "track.h"
@@ -372,6 +373,32 @@ static int suite_json(const row *c)
     return fails;
 }
 
+/* log: name, format (json or text), an event name, a string field value,
+ * the expected line (the clock is fixed at 1.5 s after the epoch). */
+static int64_t fixed_clock(void)
+{
+    return 1500;
+}
+
+static int suite_log(const row *c)
+{
+    if (c->n < 5)
+        return fprintf(stderr, "log case needs 5 columns\n"), 1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    log_setup(f, LOG_INFO, strcmp(c->col[1], "json") == 0);
+    log_clock_ms = fixed_clock;
+    log_event(LOG_DEBUG, "hidden", LF_END);
+    log_event(LOG_WARN, c->col[2], LF_SN("v", c->col[3], c->len[3]), LF_I("n", -42), LF_D("d", 0.25),
+              LF_B("b", 1), LF_RAW("raw", "{\"x\":1}"), LF_S("null", NULL), LF_END);
+    fclose(f);
+    log_setup(stdout, LOG_INFO, true);
+    int fails = expect_str("line", c->col[4], text ? text : "");
+    free(text);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -382,7 +409,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const row *);
     } suites[] = {
-        {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame}, {"json", suite_json},
+        {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame}, {"json", suite_json}, {"log", suite_log},
         {"track", suite_track},
     };
     row c = {0};

@@ -4,7 +4,7 @@
 # something is missing.
 tm_deps() {
   local pkgs=(gcc make cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev libssl-dev
-              zlib1g-dev python3 lua5.4 lua-cjson "$@")
+              zlib1g-dev python3 python3-botocore lua5.4 lua-cjson "$@")
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -105,7 +105,7 @@ void log_event(log_level level, const char *event, ...)
         return;
     FILE *out = log_out ? log_out : stdout;
     buf b;
-    buf_init(&b, 1 << 20);
+    buf_init(&b, (size_t)4 << 20); /* a dead letter carries an item: 400 KB, up to 2.5 MB as JSON */
     if (log_json) {
         buf_puts(&b, "{\"ts\":\"");
         put_ts(&b);

@@ -5,11 +5,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "rule.h"
 
-#ifndef TM_VERSION
-#define TM_VERSION "0.0.0"
-#endif
 
 static const char usage[] =
     "usage: tweetmatch [COMMAND] [ARGS]\n"
@@ -48,21 +46,10 @@ static int cmd_version(int argc, char **argv)
     return EXIT_OK;
 }
 
-static int not_yet(const char *cmd, int argc, char **argv)
-{
-    if (argc > 1 && is_help(argv[1])) {
-        printf("usage: tweetmatch %s\n\nNot available in this build yet.\n", cmd);
-        return EXIT_OK;
-    }
-    fprintf(stderr, "tweetmatch %s: not available in this build yet; 'tweetmatch test' and "
-                    "'tweetmatch check' work\n", cmd);
-    return EXIT_FAIL;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return not_yet("run", argc, argv);
+        return daemon_run(argc, argv);
     const char *cmd = argv[1];
     if (is_help(cmd)) {
         fputs(usage, stdout);
@@ -74,8 +61,10 @@ int main(int argc, char **argv)
         return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version(argc - 1, argv + 1);
-    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "health") == 0)
-        return not_yet(cmd, argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return daemon_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "health") == 0)
+        return daemon_health(argc - 1, argv + 1);
     fprintf(stderr, "tweetmatch: unknown command '%s'\n\n%s", cmd, usage);
     return EXIT_USAGE;
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
-tm_deps
+tm_deps podman runc mmdebstrap   # podman etc.: the container tests (tests/container)
 jobs="$(nproc)"
 
 run_suite() { # build-dir, cmake flags...

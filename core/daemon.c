@@ -574,25 +574,6 @@ static void on_reload_check(void *ud)
 
 /* ---- start-up ---- */
 
-/* A URL for the log: without user info, query or fragment, which may hold
- * credentials (the stream logs its URL the same way). Caller frees. */
-static char *url_for_log(const char *url)
-{
-    const char *p = strstr(url, "://");
-    if (p == NULL)
-        return xstrdup("(url)");
-    size_t scheme = (size_t)(p - url) + 3;
-    const char *auth = url + scheme;
-    size_t alen = strcspn(auth, "/?#");
-    const char *host = auth;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@')
-            host = auth + i + 1;
-    const char *path = auth + alen;
-    size_t plen = strcspn(path, "?#");
-    return xasprintf("%.*s%.*s%.*s", (int)scheme, url, (int)(auth + alen - host), host, (int)plen, path);
-}
-
 static void log_start(const daemon_t *d, const stream_config *sc, const ddb_config *dc)
 {
     const char *mode = sc->mode == STREAM_MODE_V1   ? "v1.1"
@@ -604,8 +585,8 @@ static void log_start(const daemon_t *d, const stream_config *sc, const ddb_conf
     size_t n = 0;
     while (d->track[n])
         n++;
-    char *stream_url = sc->url ? url_for_log(sc->url) : xstrdup("(default)");
-    char *endpoint = dc->endpoint ? url_for_log(dc->endpoint) : xstrdup("(default)");
+    char *stream_url = sc->url ? log_url(sc->url) : xstrdup("(default)");
+    char *endpoint = dc->endpoint ? log_url(dc->endpoint) : xstrdup("(default)");
     log_event(LOG_INFO, "start", LF_S("version", TM_VERSION), LF_S("stream_mode", mode),
               LF_S("stream_mode_reason", why), LF_S("stream_url", stream_url),
               LF_S("table", dc->table), LF_S("region", dc->region),

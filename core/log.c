@@ -185,3 +185,20 @@ done:
     fflush(out);
     buf_clean_up(&b);
 }
+
+char *log_url(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (p == NULL)
+        return xstrdup("(url)");
+    size_t scheme = (size_t)(p - url) + 3;
+    const char *auth = url + scheme;
+    size_t alen = strcspn(auth, "/?#");
+    const char *host = auth;
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            host = auth + i + 1;
+    const char *path = auth + alen;
+    size_t plen = strcspn(path, "?#");
+    return xasprintf("%.*s%.*s%.*s", (int)scheme, url, (int)(auth + alen - host), host, (int)plen, path);
+}

@@ -40,6 +40,11 @@ bool log_enabled(log_level level);
 
 void log_event(log_level level, const char *event, ...);
 
+/* A URL fit for a log line: scheme://host[:port]/path, without user
+ * information, query or fragment, which may hold credentials. Caller
+ * frees. */
+char *log_url(const char *url);
+
 /* Milliseconds since the epoch, for "ts"; tests may replace it. */
 extern int64_t (*log_clock_ms)(void);
 

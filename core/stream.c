@@ -221,24 +221,6 @@ static char *dup_or_null(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
-/* scheme://host[:port]/path: no user info, no query. */
-static char *url_for_log(const char *url)
-{
-    const char *p = strstr(url, "://");
-    if (p == NULL)
-        return xstrdup("(url)");
-    size_t scheme = (size_t)(p - url) + 3;
-    const char *auth = url + scheme;
-    size_t alen = strcspn(auth, "/?#");
-    const char *host = auth;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@')
-            host = auth + i + 1;
-    const char *path = auth + alen;
-    size_t plen = strcspn(path, "?#");
-    return xasprintf("%.*s%.*s%.*s", (int)scheme, url, (int)(auth + alen - host), host, (int)plen, path);
-}
-
 static void free_strv(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -1401,7 +1383,7 @@ stream *stream_new(const stream_config *cfg, loop *l, stream_callbacks cb, char 
     } else {
         s->url = xstrdup(url);
     }
-    s->log_url = url_for_log(s->url);
+    s->log_url = log_url(s->url);
     if (s->cfg.random == NULL)
         s->cfg.random = default_random;
     if (s->cfg.wall_clock_s == NULL)

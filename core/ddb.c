@@ -179,33 +179,39 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* Adds msg (taken) to the error so far, so that every bad variable is named. */
+static void add_error(char **err, char *msg)
+{
+    if (*err == NULL) {
+        *err = msg;
+        return;
+    }
+    char *joined = xasprintf("%s; %s", *err, msg);
+    free(*err);
+    free(msg);
+    *err = joined;
+}
+
 bool ddb_config_from_env(ddb_config *cfg, char **err)
 {
     ddb_config_init(cfg);
+    *err = NULL;
     cfg->table = env("DYNAMODBTABLE");
-    if (cfg->table == NULL) {
-        *err = xstrdup("DYNAMODBTABLE is not set: it must name the DynamoDB table to write to");
-        return false;
-    }
-    if (!ddb_valid_table_name(cfg->table)) {
-        *err = xasprintf("DYNAMODBTABLE=%s: a table name is 3 to 255 characters of A-Z a-z 0-9 _ . -",
-                         cfg->table);
-        return false;
-    }
+    if (cfg->table == NULL)
+        add_error(err, xstrdup("DYNAMODBTABLE is not set: it must name the DynamoDB table to write to"));
+    else if (!ddb_valid_table_name(cfg->table))
+        add_error(err, xasprintf("DYNAMODBTABLE=%s: a table name is 3 to 255 characters of A-Z a-z 0-9 _ . -",
+                                 cfg->table));
     static const char *const region_vars[] = {"AWSREGION", "AWS_REGION", "AWS_DEFAULT_REGION"};
     const char *region_var = NULL;
     for (size_t i = 0; i < 3 && cfg->region == NULL; i++)
         if ((cfg->region = env(region_vars[i])) != NULL)
             region_var = region_vars[i];
-    if (cfg->region == NULL) {
-        *err = xstrdup("no AWS region: set AWSREGION (or AWS_REGION, or AWS_DEFAULT_REGION)");
-        return false;
-    }
-    if (!ddb_valid_region(cfg->region)) {
-        *err = xasprintf("%s=%s: a region is lower-case letters, digits and '-' (us-east-1)", region_var,
-                         cfg->region);
-        return false;
-    }
+    if (cfg->region == NULL)
+        add_error(err, xstrdup("no AWS region: set AWSREGION (or AWS_REGION, or AWS_DEFAULT_REGION)"));
+    else if (!ddb_valid_region(cfg->region))
+        add_error(err, xasprintf("%s=%s: a region is lower-case letters, digits and '-' (us-east-1)", region_var,
+                                 cfg->region));
     const char *ep_var = "AWS_ENDPOINT_URL_DYNAMODB";
     cfg->endpoint = env(ep_var);
     if (cfg->endpoint == NULL) {
@@ -216,21 +222,33 @@ bool ddb_config_from_env(ddb_config *cfg, char **err)
         ddb_endpoint ep;
         char *e = NULL;
         if (!ddb_endpoint_parse(cfg->endpoint, &ep, &e)) {
-            *err = xasprintf("%s: %s", ep_var, e);
+            add_error(err, xasprintf("%s: %s", ep_var, e));
             free(e);
-            return false;
+        } else {
+            ddb_endpoint_clean_up(&ep);
         }
-        ddb_endpoint_clean_up(&ep);
     }
     cfg->deadletter_file = env("DEADLETTER_FILE");
     cfg->ca_bundle = env("AWS_CA_BUNDLE");
-    uint64_t inflight, linger, attempts, qmax, timeout, ctimeout;
-    if (!config_env_u64("DDB_MAX_IN_FLIGHT", DDB_DEFAULT_MAX_IN_FLIGHT, 1, 64, &inflight, err) ||
-        !config_env_u64("DDB_LINGER_MS", DDB_DEFAULT_LINGER_MS, 0, 60000, &linger, err) ||
-        !config_env_u64("DDB_MAX_ATTEMPTS", DDB_DEFAULT_MAX_ATTEMPTS, 1, 100, &attempts, err) ||
-        !config_env_u64("DDB_QUEUE_MAX", DDB_DEFAULT_QUEUE_MAX, 1, 100000000, &qmax, err) ||
-        !config_env_u64("DDB_TIMEOUT_MS", DDB_DEFAULT_TIMEOUT_MS, 100, 3600000, &timeout, err) ||
-        !config_env_u64("DDB_CONNECT_TIMEOUT_MS", DDB_DEFAULT_CONNECT_TIMEOUT_MS, 100, 600000, &ctimeout, err))
+    uint64_t inflight = 0, linger = 0, attempts = 0, qmax = 0, timeout = 0, ctimeout = 0;
+    const struct {
+        const char *name;
+        uint64_t def, min, max;
+        uint64_t *out;
+    } nums[] = {
+        {"DDB_MAX_IN_FLIGHT", DDB_DEFAULT_MAX_IN_FLIGHT, 1, 64, &inflight},
+        {"DDB_LINGER_MS", DDB_DEFAULT_LINGER_MS, 0, 60000, &linger},
+        {"DDB_MAX_ATTEMPTS", DDB_DEFAULT_MAX_ATTEMPTS, 1, 100, &attempts},
+        {"DDB_QUEUE_MAX", DDB_DEFAULT_QUEUE_MAX, 1, 100000000, &qmax},
+        {"DDB_TIMEOUT_MS", DDB_DEFAULT_TIMEOUT_MS, 100, 3600000, &timeout},
+        {"DDB_CONNECT_TIMEOUT_MS", DDB_DEFAULT_CONNECT_TIMEOUT_MS, 100, 600000, &ctimeout},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+        char *e = NULL;
+        if (!config_env_u64(nums[i].name, nums[i].def, nums[i].min, nums[i].max, nums[i].out, &e))
+            add_error(err, e);
+    }
+    if (*err)
         return false;
     cfg->max_in_flight = (int)inflight;
     cfg->linger_ms = (int)linger;

@@ -172,6 +172,20 @@ CASES = [
     dict(name="print_goes_to_stderr", args=["test", f"{S}/printer.lua"], stdin=ONE, exit=0, stdout='{"id":{"S":"7"}}\n',
          stderr="seen\t7\tnil\ntweets: 1, matched: 1, items: 1, deletes: 0, control: 0, errors: 0\n"),
 
+    # --- run: every configuration problem is named, not just the first ---
+    dict(name="run_names_every_missing_variable", args=["run"],
+         env={k: "" for k in ("DYNAMODBTABLE", "AWSREGION", "AWS_REGION", "AWS_DEFAULT_REGION", "STREAM_URL",
+                              "CONSUMERKEY", "CONSUMERSECRETKEY", "ACCESSTOKEN", "ACCESSTOKENSECRET", "BEARERTOKEN",
+                              "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB")},
+         exit=2,
+         stderr="tweetmatch run: DYNAMODBTABLE is not set: it must name the DynamoDB table to write to; no AWS region: "
+                "set AWSREGION (or AWS_REGION, or AWS_DEFAULT_REGION)\n"
+                "tweetmatch run: no stream configured: set CONSUMERKEY, CONSUMERSECRETKEY, ACCESSTOKEN and "
+                "ACCESSTOKENSECRET (v1.1), or BEARERTOKEN (v2), or STREAM_URL (any NDJSON stream)\n"),
+    dict(name="run_help", args=["run", "--help"], exit=0, stdout_has=["usage: tweetmatch [run]"]),
+    dict(name="health_without_heartbeat", args=["health"], env={"HEALTH_FILE": "/nonexistent/tm.health"}, exit=1,
+         stdout="", stderr="unhealthy: cannot read /nonexistent/tm.health: No such file or directory\n"),
+
     # --- check ---
     dict(name="check_examples_pass", args=["check", f"{S}/examples_ok.lua"], exit=0, stdout="",
          stderr=f"{S}/examples_ok.lua: examples: 1, passed: 1, failed: 0\n"),

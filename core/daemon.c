@@ -437,7 +437,7 @@ static const char *state_name(const daemon_t *d)
     case STREAM_CONNECTING: return "connecting";
     case STREAM_BACKOFF: return "reconnecting";
     case STREAM_FAILED: return "failed";
-    case STREAM_IDLE: return "idle";
+    case STREAM_IDLE: return "starting";
     }
     return "unknown";
 }

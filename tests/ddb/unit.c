@@ -29,77 +29,10 @@
 #include "json.h"
 #include "mem.h"
 #include "retry.h"
+#include "tsv.h"
 
-#define MAX_COLS 8
 
-typedef struct row {
-    char *col[MAX_COLS];
-    int n;
-} row;
-
-static size_t unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p != '\\' || p[1] == '\0') {
-            *o++ = *p;
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 't': *o++ = '\t'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case '\\': *o++ = '\\'; break;
-        case 'x': {
-            char hex[3] = {p[1], p[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            p += 2;
-            break;
-        }
-        default: *o++ = '\\'; *o++ = *p;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - s);
-}
-
-static int find_row(const char *file, const char *name, row *out)
-{
-    FILE *f = fopen(file, "r");
-    if (f == NULL) {
-        perror(file);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        if (line[len - 1] == '\n')
-            line[--len] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        size_t nlen = strcspn(line, "\t");
-        if (nlen != strlen(name) || strncmp(line, name, nlen) != 0)
-            continue;
-        out->n = 0;
-        for (char *p = line, *tab; p && out->n < MAX_COLS; p = tab ? tab + 1 : NULL) {
-            tab = strchr(p, '\t');
-            if (tab)
-                *tab = '\0';
-            out->col[out->n++] = xstrdup(p);
-        }
-        for (int i = 1; i < out->n; i++)
-            unescape(out->col[i]);
-        free(line);
-        fclose(f);
-        return 0;
-    }
-    free(line);
-    fclose(f);
-    fprintf(stderr, "%s: no case %s\n", file, name);
-    return -1;
-}
+typedef tsv_row row;
 
 static int verdict(const char *got, const char *want)
 {
@@ -277,7 +210,7 @@ int main(int argc, char **argv)
         return 2;
     }
     row r;
-    if (find_row(argv[3], argv[2], &r) != 0)
+    if (!tsv_find_row(argv[3], argv[2], &r))
         return 2;
     int rc;
     if (strcmp(argv[1], "retry") == 0)

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "mem.h"
 #include "sigv4.h"
+#include "tsv.h"
 
 #define MAX_REQ_HEADERS 300
 
@@ -58,33 +59,6 @@ static void strip_newlines(char *s, size_t *len)
 {
     while (*len && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
         s[--*len] = '\0';
-}
-
-static size_t unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p != '\\' || p[1] == '\0') {
-            *o++ = *p;
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 't': *o++ = '\t'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case '\\': *o++ = '\\'; break;
-        case 'x': {
-            char hex[3] = {p[1], p[1] ? p[2] : 0, 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            p += p[1] ? (p[2] ? 2 : 1) : 0;
-            break;
-        }
-        default: *o++ = '\\'; *o++ = *p;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - s);
 }
 
 static int fails;
@@ -433,46 +407,7 @@ static int run_vector(const char *dir)
 
 /* ---- unit ---- */
 
-typedef struct row {
-    char *col[6];
-    size_t len[6];
-    int n;
-} row;
-
-static bool find_row(const char *file, const char *name, row *out)
-{
-    size_t n;
-    char *text = read_file(file, &n);
-    if (text == NULL) {
-        perror(file);
-        return false;
-    }
-    bool found = false;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#')
-            continue;
-        char *tab = strchr(line, '\t');
-        if (tab == NULL || (size_t)(tab - line) != strlen(name) || strncmp(line, name, strlen(name)) != 0)
-            continue;
-        out->n = 0;
-        char *p = line;
-        while (p && out->n < 6) {
-            char *t = strchr(p, '\t');
-            if (t)
-                *t = '\0';
-            out->col[out->n] = xstrdup(p);
-            out->len[out->n] = unescape(out->col[out->n]);
-            out->n++;
-            p = t ? t + 1 : NULL;
-        }
-        found = true;
-    }
-    free(text);
-    if (!found)
-        fprintf(stderr, "no case '%s' in %s\n", name, file);
-    return found;
-}
+typedef tsv_row row;
 
 static char *repeat(char c, size_t n)
 {
@@ -918,7 +853,7 @@ static int unit_random(const row *r)
 static int run_unit(const char *name, const char *table)
 {
     row r = {0};
-    if (!find_row(table, name, &r))
+    if (!tsv_find_row(table, name, &r))
         return 2;
     int rc;
     if (r.n < 2)

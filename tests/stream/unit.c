@@ -16,82 +16,10 @@
 #include "mem.h"
 #include "oauth1.h"
 #include "stream.h"
+#include "tsv.h"
 
-#define MAX_COLS 8
 
-typedef struct row {
-    char *col[MAX_COLS];
-    size_t len[MAX_COLS];
-    int n;
-} row;
-
-static size_t unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p != '\\' || p[1] == '\0') {
-            *o++ = *p;
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 't': *o++ = '\t'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case '\\': *o++ = '\\'; break;
-        case 'x': {
-            char hex[3] = {p[1], p[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            p += 2;
-            break;
-        }
-        default: *o++ = '\\'; *o++ = *p;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - s);
-}
-
-static int find_row(const char *file, const char *name, row *out)
-{
-    FILE *f = fopen(file, "r");
-    if (f == NULL) {
-        perror(file);
-        return 0;
-    }
-    static char line[1 << 16];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        size_t nl = strlen(name);
-        if (strncmp(line, name, nl) != 0 || line[nl] != '\t')
-            continue;
-        out->n = 0;
-        char *p = line;
-        while (p && out->n < MAX_COLS) {
-            char *t = strchr(p, '\t');
-            if (t)
-                *t = '\0';
-            out->col[out->n] = xstrdup(p);
-            out->len[out->n] = unescape(out->col[out->n]);
-            out->n++;
-            p = t ? t + 1 : NULL;
-        }
-        found = 1;
-    }
-    fclose(f);
-    if (!found)
-        fprintf(stderr, "%s: no case named %s\n", file, name);
-    return found;
-}
-
-static void row_free(row *r)
-{
-    for (int i = 0; i < r->n; i++)
-        free(r->col[i]);
-}
+typedef tsv_row row;
 
 static int check_str(const char *what, const char *want, const char *got)
 {
@@ -266,14 +194,14 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], suites[i].name) != 0)
             continue;
         row r = {0};
-        if (!find_row(argv[3], argv[2], &r))
+        if (!tsv_find_row(argv[3], argv[2], &r))
             return 2;
         int ok = 0;
         if (r.n < suites[i].cols)
             fprintf(stderr, "%s: case %s has %d columns, needs %d\n", argv[3], argv[2], r.n, suites[i].cols);
         else
             ok = suites[i].fn(&r);
-        row_free(&r);
+        tsv_row_free(&r);
         return ok ? 0 : 1;
     }
     fprintf(stderr, "tm_stream_unit: no suite %s\n", argv[1]);

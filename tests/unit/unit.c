@@ -20,76 +20,10 @@
 #include "rule.h"
 #include "track.h"
 #include "utf8.h"
+#include "tsv.h"
 
-#define MAX_COLS 8
 
-typedef struct row {
-    char *col[MAX_COLS];
-    size_t len[MAX_COLS];
-    int n;
-} row;
-
-static size_t unescape(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p != '\\' || p[1] == '\0') {
-            *o++ = *p;
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case 't': *o++ = '\t'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case '\\': *o++ = '\\'; break;
-        case 'x': {
-            char hex[3] = {p[1], p[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            p += 2;
-            break;
-        }
-        default: *o++ = '\\'; *o++ = *p;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - s);
-}
-
-/* Finds the row named name in file; columns unescaped. */
-static int find_row(const char *file, const char *name, row *out)
-{
-    FILE *f = fopen(file, "r");
-    if (f == NULL) {
-        perror(file);
-        return 0;
-    }
-    static char line[1 << 16];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (line[0] == '#' || line[0] == '\0')
-            continue;
-        char *tab = strchr(line, '\t');
-        if (tab == NULL || (size_t)(tab - line) != strlen(name) || strncmp(line, name, strlen(name)) != 0)
-            continue;
-        out->n = 0;
-        char *p = line;
-        while (p && out->n < MAX_COLS) {
-            char *t = strchr(p, '\t');
-            if (t)
-                *t = '\0';
-            out->col[out->n] = strdup(p);
-            out->len[out->n] = unescape(out->col[out->n]);
-            out->n++;
-            p = t ? t + 1 : NULL;
-        }
-        fclose(f);
-        return 1;
-    }
-    fclose(f);
-    fprintf(stderr, "no case '%s' in %s\n", name, file);
-    return 0;
-}
+typedef tsv_row row;
 
 static int expect_str(const char *what, const char *want, const char *got)
 {
@@ -413,7 +347,7 @@ int main(int argc, char **argv)
         {"track", suite_track},
     };
     row c = {0};
-    if (!find_row(argv[3], argv[2], &c))
+    if (!tsv_find_row(argv[3], argv[2], &c))
         return 2;
     int fails = -1;
     for (size_t i = 0; i < sizeof suites / sizeof *suites; i++)

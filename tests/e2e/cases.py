@@ -28,8 +28,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AWS_KEY, BAD_AWS_KEY, BAD_AWS_SECRET, OAUTH, REGION, ROOT, SANITIZED, SCALE, TABLE,  # noqa: E402
-                     TWITTER, V1_PATH, Ctx, Fail, Plan, check, eq, item_to_plain, scaled, tweet_lines,
+from harness import (AWS_KEY, AWS_SECRET, BAD_AWS_KEY, BAD_AWS_SECRET, OAUTH, REGION, ROOT, SANITIZED, SCALE, TABLE,  # noqa: E402
+                     TWITTER, V1_PATH, Ctx, Fail, Plan, Proxy, check, eq, item_to_plain, scaled, tweet_lines,
                      write_script)
 
 FILTER_LUA = os.path.join(ROOT, "scripts", "filter.lua")
@@ -1027,6 +1027,117 @@ def url_secrets():
         check_table(cx, d, expected)
         r = stream_requests(srv)[0]
         eq((r["method"], r["query"]), ("GET", "access_token=" + token), "the NDJSON request")
+
+
+SECRET_RULE = """local tm = require "tweetmatch"
+return {
+  track = { "cloud computing" },
+  match = function(t)
+    local id = tonumber(tm.id(t))
+    -- the rule sees no secret: getenv hides them
+    for _, k in ipairs({ "CONSUMERSECRETKEY", "ACCESSTOKENSECRET", "AWS_SECRET_ACCESS_KEY",
+                         "AWS_SESSION_TOKEN", "BEARERTOKEN" }) do
+      if os.getenv(k) ~= nil then error("the rule can read " .. k) end
+    end
+    if id % 17 == 3 then error("boom on " .. tm.id(t)) end
+    if not tm.track_match(t, { "cloud computing" }) then return nil end
+    local item = { id = tm.id(t), user = tm.user(t), text = tm.text(t) }
+    if id % 29 == 5 then item.poison = true end  -- the fault proxy refuses it: a dead letter
+    return item
+  end,
+}
+"""
+
+
+@case
+def secrets_full_run():
+    """Every byte tweetmatch writes, with every secret set and debug logging,
+    across a run that meets the failures it logs (stream 503 and 500, drops,
+    a stall, DynamoDB throttling, 500s, resets, partial batches, dead letters,
+    rule errors, a refused reload), then Twitter refusing the keys, AWS
+    refusing the key, the v2 stream, a configuration error, and the health,
+    check and test commands: no secret occurs in any of it, in any form."""
+    n = scaled(600, 200)
+    lines = tweet_lines(n, 1, 61)
+    token = "E2eSessionToken//SECRET+FwoGZXIvYXdzEJr0000000003"
+    bearer = "E2eBearerAll-AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2Bu-SECRET-0009"
+    wrong = "e2eATS-WRONG-token-SECRET/value+0010"
+    with Ctx("secrets_full_run") as cx:
+        cx.secrets += [token, bearer, wrong]
+        cx.table()
+        cx.proxy = Proxy(cx.moto.port, {AWS_KEY: (AWS_SECRET, token)}, region=REGION,
+                         plan=Plan(throttle=0.1, e500=0.05, reset=0.05, partial=0.05, seed=9)).start()
+        rule = write_script(cx, "rule.lua", SECRET_RULE)
+        expected, counts = cx.expected_items(rule, lines, {"AWS_SESSION_TOKEN": token, "BEARERTOKEN": None})
+        check(counts["errors"] > 0, "the corpus makes no rule error")
+        big = {i for i, it in expected.items() if it.get("poison")}
+        check(big, "the corpus makes no poisoned item")
+        third = n // 3
+        split = {"split": "random", "max_chunk": 4096}
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 503, "text": "Service Unavailable"}],
+            [{"respond": 200}, dict({"lines": lines[:third], "seed": 1}, **split), {"drop": True}],
+            [{"respond": 500, "json": {"errors": [{"code": 131, "message": "Internal error"}]}}],
+            [{"respond": 200}, dict({"lines": lines[third:2 * third], "seed": 2}, **split),
+             {"raw": '{"id_str":"77","text":"cut off'}, {"sleep_ms": 4000}],
+            [{"respond": 200}, {"lines": ['{"delete":{"status":{"id":1,"id_str":"1","user_id":3}}}',
+                                          "not json at all", '{"id_str": 5']},
+             dict({"lines": lines[2 * third:], "seed": 3}, **split), {"hold": True}]]})
+        env = dict(MATCHER_SCRIPT=rule, LOG_LEVEL="debug", AWS_SESSION_TOKEN=token, STREAM_STALL_SECONDS=2,
+                   STATS_INTERVAL_SECONDS=1, HEALTH_INTERVAL_SECONDS=1, RELOAD_CHECK_SECONDS=1)
+        d = cx.daemon(srv, **env)
+        wait_stats(d, lambda e: e["tweets"] > 0, timeout=90, what="stats with some tweets")
+        code, out, _ = cx.health(cx.env(srv, **env))
+        write_script(cx, "rule.lua", "return { match = function( }\n")
+        d.wait_event("reload_failed", timeout=15)
+        write_script(cx, "rule.lua", SECRET_RULE)
+        wait_stats(d, drained(n), timeout=200, what="stats with every tweet processed and the queue empty")
+        st = finish(cx, d)
+        eq((st["tweets"], st["rule_errors"]), (n, counts["errors"]), "tweets, rule errors")
+        eq(st["dead_letter"], len(big), "dead letters: the poisoned items")
+        check(st["bad_input"] >= 2, "bad input lines: %d" % st["bad_input"])
+        check_table(cx, d, expected, may_be_dead=big)
+        debug = [e for e in d.events if e.get("level") == "debug"]
+        check(len(debug) >= 5, "only %d debug lines: LOG_LEVEL=debug had no effect" % len(debug))
+        seen = {e.get("event") for e in d.events}
+        for want in ("stream_backoff", "stream_disconnected", "reload_failed", "rule_error", "dead_letter",
+                     "ddb_retry", "stats"):
+            check(want in seen, "the run logged no %s line, so its secrets were not searched" % want, sorted(seen))
+        # Twitter refuses the token secret: exit 3.
+        srv401 = cx.stream({"auth": OAUTH})
+        d2 = cx.daemon(srv401, name="twitter_401", LOG_LEVEL="debug", AWS_SESSION_TOKEN=token,
+                       ACCESSTOKENSECRET=wrong)
+        eq(d2.wait(40), 3, "exit code when Twitter refuses the keys")
+        # AWS refuses the key: exit 3.
+        d3 = cx.daemon(cx.stream({"auth": OAUTH}), name="aws_refused", LOG_LEVEL="debug",
+                       AWS_SESSION_TOKEN="E2eSessionToken//SECRET+unknown0000000004",
+                       AWS_ACCESS_KEY_ID=BAD_AWS_KEY, AWS_SECRET_ACCESS_KEY=BAD_AWS_SECRET)
+        cx.secrets.append("E2eSessionToken//SECRET+unknown0000000004")
+        eq(d3.wait(40), 3, "exit code when AWS refuses the key")
+        # The v2 stream with a bearer token, everything else set too except the v1.1 keys.
+        with open(V2_SAMPLE, encoding="utf-8") as f:
+            v2 = [l.rstrip("\n") for l in f if l.strip()]
+        srv2 = cx.stream({"stream_path": "/2/tweets/search/stream", "auth": {"mode": "bearer", "bearer_token": bearer},
+                          "connections": [[{"respond": 503, "text": "busy"}],
+                                          [{"respond": 200}, {"lines": v2}, {"hold": True}]]})
+        d4 = cx.daemon(srv2, name="v2", LOG_LEVEL="debug", AWS_SESSION_TOKEN=token, BEARERTOKEN=bearer,
+                       STATS_INTERVAL_SECONDS=1, **{k: None for k in TWITTER})
+        wait_stats(d4, lambda e: e["tweets"] + e["control"] >= len(v2) and drained(0)(e), what="v2 stats, drained")
+        finish(cx, d4, dl_file=False)
+        # A configuration error with every secret set: exit 2, stderr names the variable.
+        d5 = cx.daemon(srv, name="config", LOG_LEVEL="debug", AWS_SESSION_TOKEN=token, BEARERTOKEN=bearer,
+                       SHUTDOWN_DEADLINE_SECONDS="soon")
+        eq(d5.wait(20), 2, "exit code of a configuration error")
+        check("SHUTDOWN_DEADLINE_SECONDS" in d5.stderr, "the configuration error names the variable", d5.stderr)
+        # The other commands, with the same environment.
+        full = cx.env(srv, **dict(env, BEARERTOKEN=bearer))
+        for args in (["check", rule], ["test", rule, V11_SAMPLE], ["test", "--plain", rule, "-"], ["health"],
+                     ["version"], ["--help"], ["run", "--bogus"]):
+            cx.run_cmd(args, env=full, what=" ".join(args))
+        total = sum(len(text) for _, text in cx.outputs())
+        check(total > 20000, "only %d bytes of output searched" % total)
+        print("searched %d bytes of output from %d processes for %d secrets in 4 forms each" % (
+            total, len(cx.daemons) + len(cx.extra_outputs), len(cx.secrets)))
 
 
 def cpu_seconds(pid):

@@ -42,12 +42,6 @@ typedef struct settings {
     const char *metrics_namespace; /* METRICS_NAMESPACE, default "tweetmatch" */
 } settings;
 
-/* An operation the rule produced, on its way to the writer. */
-typedef struct held_op {
-    item *it;
-    bool is_delete;
-} held_op;
-
 typedef struct counters {
     uint64_t tweets, matched, items, deletes, control, rule_errors, bad_input, reloads, reload_failures;
 } counters;
@@ -74,13 +68,11 @@ typedef struct daemon {
     int64_t last_progress_ms;    /* loop time the writer last wrote or emptied */
     uint64_t last_written, last_dead;
     bool paused_by_us;
-    held_op *held;               /* the rule's output not yet given to the writer */
-    size_t n_held, cap_held;
     size_t queue_max;            /* the writer's queue bound */
     int fatal_code;              /* set when the daemon must stop with an error */
     counters c, c_last;          /* c_last: at the previous stats line */
     uint64_t written_last, dead_last, reconnects_last, bad_last;
-    loop_timer heartbeat, stats, reload_check, handoff;
+    loop_timer heartbeat, stats, reload_check;
 } daemon_t;
 
 static volatile sig_atomic_t got_stop, got_reload;
@@ -264,42 +256,9 @@ static void reload(daemon_t *d, const char *why)
 
 /* ---- the pipeline ---- */
 
-/* The rule's items reach the writer through d->held and a zero-delay timer,
- * not by calling ddb_put from on_line: on_line runs inside curl's write
- * callback (within curl_multi_perform), where the writer cannot start a
- * request (curl_multi_add_handle refuses a recursive call, and the refusal
- * would cost each item of the batch one of its attempts). The loop runs
- * timers after curl returns, so the hand-off happens within the same
- * loop_run_once. */
-static void hold(daemon_t *d, item *it, bool is_delete)
-{
-    if (d->n_held == d->cap_held) {
-        d->cap_held = d->cap_held ? d->cap_held * 2 : 64;
-        d->held = xrealloc(d->held, d->cap_held * sizeof *d->held);
-    }
-    d->held[d->n_held++] = (held_op){it, is_delete};
-}
-
 static size_t queue_depth(const daemon_t *d)
 {
-    return ddb_queue_depth(d->ddb) + d->n_held;
-}
-
-static void handoff(daemon_t *d)
-{
-    for (size_t i = 0; i < d->n_held; i++) {
-        if (d->held[i].is_delete)
-            ddb_delete(d->ddb, d->held[i].it);
-        else
-            ddb_put(d->ddb, d->held[i].it);
-    }
-    d->n_held = 0;
-    loop_timer_cancel(d->loop, &d->handoff);
-}
-
-static void on_handoff(void *ud)
-{
-    handoff(ud);
+    return ddb_queue_depth(d->ddb);
 }
 
 static void first_line(const char *msg, const char **out, size_t *len)
@@ -321,14 +280,14 @@ static void on_line(void *ud, const char *line, size_t len, stream_msg_type type
         d->c.matched += res->n_items > 0;
         d->c.items += res->n_items;
         for (size_t i = 0; i < res->n_items; i++)
-            hold(d, rule_result_take(res, i), false);
+            ddb_put(d->ddb, rule_result_take(res, i));
         break;
     case RULE_DELETE:
         d->c.control++;
         d->c.deletes += res->n_items;
         d->c.items += res->n_items;
         for (size_t i = 0; i < res->n_items; i++)
-            hold(d, rule_result_take(res, i), true);
+            ddb_delete(d->ddb, rule_result_take(res, i));
         break;
     case RULE_CONTROL:
         d->c.control++;
@@ -352,8 +311,6 @@ static void on_line(void *ud, const char *line, size_t len, stream_msg_type type
     }
     }
     rule_result_clean_up(res);
-    if (d->n_held && !d->handoff.armed)
-        loop_timer_set(d->loop, &d->handoff, loop_now_ms(d->loop), on_handoff, d);
     if (!d->paused_by_us && queue_depth(d) >= d->queue_max) {
         d->paused_by_us = true;
         stream_pause(d->stream);
@@ -783,7 +740,6 @@ int daemon_run(int argc, char **argv)
     log_event(LOG_INFO, "shutdown", LF_S("reason", why), LF_I("queue_depth", ddb_queue_depth(d->ddb)),
               LF_I("deadline_ms", d->set.shutdown_ms), LF_END);
     stream_stop(d->stream);
-    handoff(d);
     write_health(d, "shutting down");
     ddb_status fl = ddb_flush(d->ddb, loop_now_ms(d->loop) + d->set.shutdown_ms);
     if (fl != DDB_OK)
@@ -798,9 +754,6 @@ out:
     loop_free(d->loop);
     creds_free(d->creds);
     rule_result_clean_up(&d->res);
-    for (size_t i = 0; i < d->n_held; i++)
-        item_free(d->held[i].it);
-    free(d->held);
     rule_free(d->rule);
     free_list(d->track);
     free(d->lua_dir);

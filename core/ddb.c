@@ -526,8 +526,10 @@ static void accept_op(ddb_writer *w, item *it, int op)
                 buf_putc(&k, '\x1f');
                 item_val_write_av(r, &k);
             }
-            if (!k.failed)
+            if (!k.failed) {
                 e->key = buf_steal(&k, &e->key_len);
+                e->key = xrealloc(e->key, e->key_len + 1); /* it may stay queued long: no slack */
+            }
         }
         buf_clean_up(&k);
     }

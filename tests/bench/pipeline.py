@@ -39,6 +39,9 @@ import fake_stream  # noqa: E402
 from moto_ctl import Moto  # noqa: E402
 
 REGION = "us-east-1"
+# tweetmatch runs with the container image's environment (docker/Dockerfile):
+# GnuTLS, which Debian's libcurl loads for librtmp only, skips its start-up.
+IMAGE_ENV = {"GNUTLS_NO_IMPLICIT_INIT": "1"}
 GOALS = {"published": 100.0, "reused": 50.0}
 RSS_GOAL_KIB = 10 * 1024
 
@@ -111,6 +114,7 @@ def run_tweetmatch(binary, url, endpoint, table, count, tmp, extra_env):
            "AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench-secret",
            "AWS_EC2_METADATA_DISABLED": "true", "STATS_INTERVAL_SECONDS": "1",
            "HEALTH_FILE": os.path.join(tmp, "health-%s.json" % table)}
+    env.update(IMAGE_ENV)
     env.update(extra_env)
     err = open(os.path.join(tmp, "%s.stderr" % table), "wb")
     t0 = time.time()
@@ -153,6 +157,18 @@ def run_tweetmatch(binary, url, endpoint, table, count, tmp, extra_env):
     return {"wall_s": wall, "cpu_s": cpu, "rss_kib": rss, "anon_kib": anon, "max_queue": last.get("max_queue")}
 
 
+def run_floor(floor, endpoint):
+    """Peak RSS of tm_rss_floor (tests/bench/rss_floor.c): tweetmatch's
+    libraries, libcurl initialised, one HTTP request; nothing else."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env.update(IMAGE_ENV)
+    out = subprocess.run([floor, endpoint + "/"], env=env, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RunError("tm_rss_floor failed: %s" % out.stderr.strip())
+    hwm, anon, _ = (int(x) for x in out.stdout.split())
+    return {"rss_kib": hwm, "anon_kib": anon}
+
+
 def run_original(mode, url, endpoint, table, count, tmp):
     env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDBENCH", AWS_SECRET_ACCESS_KEY="bench-secret",
                AWS_EC2_METADATA_DISABLED="true")
@@ -178,6 +194,7 @@ def run_original(mode, url, endpoint, table, count, tmp):
 def main(argv):
     ap = argparse.ArgumentParser(description="the pipeline benchmark (see tests/bench/README.md)")
     ap.add_argument("--tweetmatch", required=True)
+    ap.add_argument("--floor", help="tm_rss_floor (default: tests/tm_rss_floor beside the binary's build)")
     ap.add_argument("--tweets", type=int, default=5000)
     ap.add_argument("--published-tweets", type=int, default=300)
     ap.add_argument("--reps", type=int, default=1)
@@ -219,6 +236,10 @@ def main(argv):
         raise SystemExit("pipeline.py: the default rule keeps %d of the %d tweets: use a corpus whose every tweet "
                          "says \"cloud computing\"" % (matched, n))
     mb = sum(len(l) + 1 for l in lines) / 1e6
+    floor = a.floor or os.path.join(os.path.dirname(os.path.abspath(a.tweetmatch)), "tests", "tm_rss_floor")
+    if not os.access(floor, os.X_OK):
+        raise SystemExit("pipeline.py: no tm_rss_floor at %s (build the tests: cmake --build build)" % floor)
+    floors = []
 
     moto = Moto(log_path=os.path.join(tmp, "moto.log")).start()
     client = awsjson.Client(moto.port, region=REGION)
@@ -248,6 +269,7 @@ def main(argv):
                 r["items"] = rows
                 results[kind].append(r)
                 srv.stop()
+            floors.append(run_floor(floor, endpoint))
     except RunError as e:
         print("pipeline.py: %s" % e, file=sys.stderr)
         return 1
@@ -288,7 +310,13 @@ def main(argv):
             names[kind], r["items"], r["wall_s"], r["cpu_s"], fmt_us(r["cpu_us_per_item"]),
             r["peak_rss_kib"] / 1024, r["peak_anon_kib"] / 1024, r["moto_cpu_s"],
             "1x" if kind == "tweetmatch" else "%.0fx" % ratio))
+    fl = {"rss_kib": statistics.median(f["rss_kib"] for f in floors),
+          "anon_kib": statistics.median(f["anon_kib"] for f in floors)}
+    print("| the floor: tweetmatch's libraries, libcurl initialised, one request (tm_rss_floor) | | | | | "
+          "%.1f MiB | %.1f MiB | | |" % (fl["rss_kib"] / 1024, fl["anon_kib"] / 1024))
     print()
+    print("tweetmatch ran with the container image's environment: %s." % " ".join(
+        "%s=%s" % kv for kv in sorted(IMAGE_ENV.items())))
     print("tweetmatch's writer queue peaked at %d items (stats lines; DDB_QUEUE_MAX bounds it, default 10000): "
           "moto writes slower than tweetmatch reads." % max(r.get("max_queue") or 0 for r in results["tweetmatch"]))
     goals = []
@@ -302,10 +330,12 @@ def main(argv):
     goals.append({"what": "tweetmatch peak RSS", "value": rss, "goal": RSS_GOAL_KIB, "met": rss < RSS_GOAL_KIB})
     print("%-44s %8.1f MiB goal < 10 MiB  %s" % ("tweetmatch peak RSS", rss / 1024, "met" if rss < RSS_GOAL_KIB
                                                                                       else "MISSED"))
+    print("%-44s %8.1f MiB (tweetmatch's peak is %.1f MiB above it)" % (
+        "the floor (tm_rss_floor)", fl["rss_kib"] / 1024, (rss - fl["rss_kib"]) / 1024))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"tweets": n, "published_tweets": m, "corpus_mb": mb, "reps": a.reps, "runs": results,
-                       "median": med, "goals": goals, "host": platform.node(), "machine": platform.machine(),
+                       "median": med, "goals": goals, "floor": {"runs": floors, "median": fl}, "host": platform.node(), "machine": platform.machine(),
                        "cpus": os.cpu_count(),
                        "tweetmatch_version": subprocess.run([a.tweetmatch, "version"], capture_output=True,
                                                             text=True).stdout.splitlines()[:1]}, f, indent=1)

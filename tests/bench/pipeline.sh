@@ -28,6 +28,7 @@ usage: tests/bench/pipeline.sh [options] [BINARY]
   --seed S             corpus seed (default: gen_corpus.py's)
   --json FILE          also write the figures as JSON
   --env NAME=VALUE     an environment variable for tweetmatch run (repeatable), e.g. DDB_QUEUE_MAX=1000
+  --floor FILE         tm_rss_floor (default: tests/tm_rss_floor in the binary's build directory)
   --keep               keep the temporary directory (corpus, logs)
   -h, --help           this text
 EOF
@@ -37,7 +38,7 @@ bin=$root/build/tweetmatch
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-        --tweets|--published-tweets|--reps|--corpus|--seed|--json|--env)
+        --tweets|--published-tweets|--reps|--corpus|--seed|--json|--env|--floor)
             [ $# -ge 2 ] || { echo "pipeline.sh: $1 needs a value" >&2; exit 2; }
             args+=("$1" "$2"); shift 2 ;;
         --keep) args+=("$1"); shift ;;

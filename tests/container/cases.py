@@ -463,6 +463,7 @@ def case_image():
        {"Interval": td["interval"] * 10**9, "Timeout": td["timeout"] * 10**9, "Retries": td["retries"],
         "StartPeriod": td["startPeriod"] * 10**9}, "HEALTHCHECK's times are the task definition's healthCheck")
     check(any(e == "MATCHER_SCRIPT=/rules/rule.lua" for e in cfg.get("Env", [])), "ENV MATCHER_SCRIPT", cfg.get("Env"))
+    check("GNUTLS_NO_IMPLICIT_INIT=1" in cfg.get("Env", []), "ENV GNUTLS_NO_IMPLICIT_INIT", cfg.get("Env"))
 
     r = pm.run("run", "--rm", "--no-healthcheck", "--network=none", "--entrypoint", "sh", IMAGE, "-c",
                "id -un; id -u; readlink /rules/rule.lua; tweetmatch version; "

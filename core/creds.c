@@ -5,6 +5,7 @@
  * its response means), and the blocking transport that performs the steps
  * with retries. The refresh rules sit on top, in creds_get. */
 #include "creds.h"
+#include "creds_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -584,9 +585,8 @@ static const char *field(const json_value *v, const char *name, const char *desc
     return NULL;
 }
 
-/* A credentials document: AccessKeyId, SecretAccessKey, Token, Expiration,
- * and for IMDS Code = "Success". */
-static bool parse_creds(const char *desc, const buf *body, bool imds, creds *out, char **err)
+/* See creds_internal.h. */
+bool creds_parse_response(const char *desc, const buf *body, bool imds, creds *out, char **err)
 {
     arena *a = arena_new(4096);
     char *jerr = NULL;
@@ -659,7 +659,7 @@ static feed_result step_ok(const creds_provider *p, fetch *f, const buf *body, c
     const char *b = body->data ? body->data : "";
     switch (f->step) {
     case STEP_ECS:
-        return parse_creds(desc, body, false, out, err) ? FEED_DONE : FEED_FAIL;
+        return creds_parse_response(desc, body, false, out, err) ? FEED_DONE : FEED_FAIL;
     case STEP_IMDS_TOKEN:
         if (body->len == 0 || body->len > 4096 || has_blank(b)) {
             *err = xasprintf("%s: the response is not a session token", desc);
@@ -690,7 +690,7 @@ static feed_result step_ok(const creds_provider *p, fetch *f, const buf *body, c
         return FEED_NEXT;
     }
     case STEP_IMDS_CREDS:
-        return parse_creds(desc, body, true, out, err) ? FEED_DONE : FEED_FAIL;
+        return creds_parse_response(desc, body, true, out, err) ? FEED_DONE : FEED_FAIL;
     }
     return FEED_FAIL;
 }

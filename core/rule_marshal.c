@@ -7,7 +7,14 @@
  * L; tm.set -> SS, NS or BS; tm.binary -> B. Tables are read with raw
  * access only, so a rule's metamethods never run here. The depth limit also
  * stops cycles (t.self = t). Sizes are counted as DynamoDB counts them and
- * the walk stops as soon as an item passes 400 KB. */
+ * the walk stops as soon as an item passes 400 KB.
+ *
+ * rule.c calls this outside any protected call, so the walk must never
+ * raise a Lua error (that would abort the whole process): it only reads
+ * (raw access, no string conversion, nothing that allocates or runs the
+ * collector) and grows the stack with lua_checkstack, which reports
+ * failure instead of raising it. A state at its memory cap makes the value
+ * fail with a message, like any other bad value. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
@@ -145,7 +152,13 @@ static shape table_shape(mctx *m, int idx, lua_Integer *n)
     lua_State *L = m->L;
     lua_Integer count = 0, max_key = 0;
     bool strs = false, ints = false;
-    luaL_checkstack(L, 3, "marshaling");
+    /* Not luaL_checkstack: the walk runs outside a protected call, where a
+     * Lua error would abort the process (see the file comment). */
+    if (!lua_checkstack(L, 3)) {
+        fail(m, "out of memory: no Lua stack left to read the value (the rule's memory cap is %zu bytes)",
+             m->r->cfg.mem_max_bytes);
+        return SHAPE_BAD;
+    }
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
@@ -341,12 +354,12 @@ static bool value(mctx *m, int idx, item_val *out, int depth)
     }
     if (is_marker(L, idx, SLOT_BINARY_MT)) {
         lua_rawgeti(L, idx, 1);
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        if (lua_type(L, -1) != LUA_TSTRING) {
+        if (lua_type(L, -1) != LUA_TSTRING) { /* before lua_tolstring, which would convert a number */
             lua_pop(L, 1);
             return fail(m, "a tm.binary value holds no string");
         }
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
         out->type = ITEM_B;
         out->len = (uint32_t)len;
         out->u.str = copy_str(m, s, len);

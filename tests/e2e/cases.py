@@ -1292,6 +1292,361 @@ return {
         check(abs(rss_end - base) <= 0.10 * base, "RSS after draining (%d KiB) not within 10 %% of RSS after %d "
               "(%d KiB)" % (rss_end, mark, base))
 
+# ---- hostile inputs: what the stream and the lines may throw at the daemon ----
+# The corpora of tests/data/hostile_input/ (written with their expectations
+# by its gen.py) go through `tweetmatch test` first, whose output must be
+# exactly the expected one, then, byte for byte, through the stream to
+# `tweetmatch run`, whose table must hold exactly the same items and whose
+# log must name each line it could not take.
+
+HOSTILE_DIR = os.path.join(ROOT, "tests", "data", "hostile_input")
+HOSTILE_RULE = os.path.join(HOSTILE_DIR, "echo.lua")
+
+
+def hostile_corpus(name):
+    """The corpus NAME: its lines (bytes), the expected items {id: AV item},
+    the bad-input messages and the rule errors [(tweet id, message)] in
+    order, and the summary counts of `tweetmatch test`."""
+    with open(os.path.join(HOSTILE_DIR, name + ".ndjson"), "rb") as f:
+        lines = f.read().split(b"\n")[:-1]
+    with open(os.path.join(HOSTILE_DIR, name + ".av.ndjson"), encoding="utf-8") as f:
+        items = [json.loads(l) for l in f]
+    with open(os.path.join(HOSTILE_DIR, name + ".stderr"), "rb") as f:
+        err = f.read().decode("utf-8", "replace").splitlines()
+    bad, rule = [], []
+    for l in err[:-1]:
+        rest = l.split(": ", 1)[1]
+        if rest.startswith("bad input: "):
+            bad.append(rest[len("bad input: "):])
+        else:
+            check(rest.startswith("rule error (tweet "), "an expectation line", l)
+            tid, msg = rest[len("rule error (tweet "):].split("): ", 1)
+            rule.append((tid, msg))
+    counts = dict((k.strip(), int(v)) for k, v in (p.split(":") for p in err[-1].split(",")))
+    return lines, {i["id"]["S"]: i for i in items}, bad, rule, counts, err
+
+
+def hostile_run(name, extra_checks=None):
+    """The corpus through `tweetmatch test` (AV and --plain), then through
+    the stream to `tweetmatch run` (chunks of random size, so hostile bytes
+    cross chunk boundaries), then checks."""
+    lines, items, bad, rule, counts, err_lines = hostile_corpus(name)
+    path = os.path.join(HOSTILE_DIR, name + ".ndjson")
+    with Ctx("hostile_" + name) as cx:
+        cx.table()
+        cx.proxy_start()
+        code, out, err = cx.run_cmd(["test", HOSTILE_RULE, path], env=cx.env(), what="test " + name)
+        eq(code, 1, "tweetmatch test: exit code (errors reported)")
+        eq([json.loads(l) for l in out.splitlines()], list(items.values()), "tweetmatch test: the items")
+        eq(err.splitlines(), [l.replace("{input}", path) for l in err_lines], "tweetmatch test: stderr")
+        code, out, err = cx.run_cmd(["test", "--plain", HOSTILE_RULE, path], env=cx.env(), what="test --plain")
+        eq([json.loads(l) for l in out.splitlines()], [item_to_plain(i) for i in items.values()],
+           "tweetmatch test --plain: the items")
+        data = b"".join(l + b"\r\n" for l in lines)
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"raw_bytes_hex": data.hex(), "split": "random", "max_chunk": 3000, "seed": 5},
+             {"hold": True}]]})
+        d = cx.daemon(srv, MATCHER_SCRIPT=HOSTILE_RULE, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, lambda e: e["tweets"] + e["bad_input"] + e["control"] >= len(lines) and drained(0)(e),
+                   what="stats with every line taken")
+        st = finish(cx, d)
+        rule_errors = len(rule)
+        eq((st["tweets"], st["matched"], st["items"], st["written"], st["dead_letter"], st["rule_errors"],
+            st["bad_input"], st["control"], st["reconnects"]),
+           (counts["tweets"], counts["matched"], counts["items"], counts["items"], 0, rule_errors, len(bad),
+            counts["control"], 0),
+           "tweets, matched, items, written, dead letters, rule errors, bad input, control, reconnects")
+        eq([e["error"] for e in d.of("bad_input")], bad, "the bad_input lines' errors, in order")
+        for e in d.of("bad_input"):
+            eq(e["level"], "warn", "a bad_input line's level")
+        eq([(e["tweet_id"], e["error"]) for e in d.of("rule_error")], rule, "the rule_error lines, in order")
+        check_table(cx, d, {i: item_to_plain(it) for i, it in items.items()}, may_be_dead=set())
+        raw = d.stdout_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Fail("the log is not valid UTF-8: %s" % e)
+        eq(d.stderr, "", "the daemon's stderr")
+        if extra_checks:
+            extra_checks(cx, d, st)
+        print("%s: %d lines: %d items written, %d bad input, %d rule errors" % (
+            name, len(lines), st["written"], st["bad_input"], st["rule_errors"]))
+
+
+@case
+def hostile_deep_nesting():
+    """JSON nested 10,000 deep (arrays, objects, both, unclosed, in a tweet
+    and under control keys the stream parses itself): bad input, each named
+    ("too many nested data structures" at its character); 1000 deep decodes
+    but is a rule error past DynamoDB's 32 levels; 32 deep is written; the
+    tweet after is written."""
+    def more(cx, d, st):
+        bl = d.of("stream_bad_line")
+        eq(len(bl), 2, "stream_bad_line lines (the two that are not objects)")
+        check(all(e["start"] == "[" * 80 and e["bytes"] >= 10000 for e in bl), "stream_bad_line", bl)
+        em = d.of("stream_error_message")
+        check(len(em) == 1 and em[0]["detail"].startswith('{"errors":[[[['), "the deep errors message, logged by "
+              "the stream though its parser refuses it", em)
+        lim = d.of("stream_limit")
+        check(len(lim) == 1 and lim[0]["undelivered"] == -1, "the deep limit message", lim)
+    hostile_run("deep", more)
+
+
+@case
+def hostile_numbers():
+    """1e400, -1e400, 1 and 400 zeros: infinities, a rule error each, never
+    written as "inf"; 1e-400: 0; 100-digit integers: floats in shortest
+    form; 2^53+1 rounds; out of DynamoDB's range: a rule error; number forms
+    JSON does not have (01, .5, +1, 0x10, Infinity, NaN, 1e): bad input; a
+    limit notice with 1e400: control."""
+    def more(cx, d, st):
+        table = cx.scan()
+        text = json.dumps(table)
+        check("inf" not in text.lower() and "nan" not in text.lower(), "an infinity in the table", text[:500])
+        lim = d.of("stream_limit")
+        check(len(lim) == 1, "the limit notice logged", lim)
+    hostile_run("numbers", more)
+
+
+@case
+def hostile_utf8():
+    """Lone and reversed surrogate escapes, a truncated escape: bad input; a
+    surrogate pair: one character; raw overlong forms, 0xFF, 0xFE, encoded
+    surrogates, cut sequences, 5-byte forms, code points past U+10FFFF in a
+    value or a name: a rule error naming the attribute and the byte; in a
+    field the rule ignores: harmless; the log stays valid UTF-8."""
+    def more(cx, d, st):
+        e = [x for x in d.of("rule_error") if x["tweet_id"].startswith("32")]
+        eq([x["tweet_id"] for x in e], ["32\ufffd0"], "a tweet id that is not UTF-8, logged with U+FFFD")
+    hostile_run("utf8", more)
+
+
+@case
+def hostile_nul():
+    """\\u0000 in a value, a name and a key: kept, written to DynamoDB and
+    read back exactly; a raw NUL byte (in a string, between tokens, first,
+    alone): bad input; the tweet after is written."""
+    def more(cx, d, st):
+        table = cx.scan_plain()
+        eq(table["401"]["text"], "a\x00b", "the NUL in a value, read back from DynamoDB")
+        eq(table["402"]["te\x00xt"], "name with NUL", "the NUL in a name, read back from DynamoDB")
+        check("40\x003" in table, "the NUL in a key, read back from DynamoDB", sorted(table))
+    hostile_run("nul", more)
+
+
+@case
+def hostile_line_100mb():
+    """A 100 MB line on the stream: dropped (over MAX_LINE_BYTES), logged
+    with its size, counted as bad input; reading resyncs at its newline on
+    the same connection, the tweets after it are written; the daemon's peak
+    RSS stays far below the line's size (under 40 MB; 60 MB with ASan)."""
+    size = 100 << 20
+    before, after = tweet_lines(50, 1, 171), tweet_lines(50, 51, 172)
+    with Ctx("hostile_line_100mb") as cx:
+        cx.table()
+        cx.proxy_start()
+        expected, _ = cx.expected_items(FILTER_LUA, before + after)
+        check(expected, "no matching tweet in the corpus")
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"lines": before, "split": "random", "max_chunk": 4096},
+             {"huge_line": size, "piece": 1 << 20, "id_str": "100mb"},
+             {"lines": after, "split": "random", "max_chunk": 4096}, {"hold": True}]]})
+        d = cx.daemon(srv, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, drained(100), timeout=120, what="stats with the tweets after the line")
+        hwm = d.status_kb("VmHWM")
+        st = finish(cx, d)
+        eq((st["tweets"], st["items"], st["written"], st["bad_input"], st["reconnects"], st["rule_errors"]),
+           (100, len(expected), len(expected), 1, 0, 0), "tweets, items, written, bad input, reconnects, rule errors")
+        dropped = d.of("stream_line_dropped")
+        check(len(dropped) == 1 and size <= dropped[0]["bytes"] <= size + 1 and dropped[0]["max_bytes"] == 1 << 20
+              and dropped[0]["level"] == "warn", "one stream_line_dropped line with the size and the cap", dropped)
+        table, _ = check_table(cx, d, expected)
+        check("100mb" not in table, "the 100 MB line was written")
+        check(hwm is not None, "no VmHWM")
+        limit = 60 * 1024 if SANITIZED else 40 * 1024
+        check(hwm < limit, "peak RSS %d KiB, over %d KiB, after a 100 MB line" % (hwm, limit))
+        print("100 MB line dropped; peak RSS %d KiB" % hwm)
+
+
+def keepalive_steps(seconds):
+    steps = []
+    for _ in range(int(seconds * 4)):
+        steps += [{"keepalive": 1}, {"sleep_ms": 250}]
+    return steps
+
+
+def stream_ends(d):
+    return [(e["reason"], e["message"]) for e in d.of("stream_disconnected") + d.of("stream_connect_failed")]
+
+
+def stream_waits(d):
+    return [(e["reason"], e["wait_ms"]) for e in d.of("stream_backoff")]
+
+
+@case
+def stall_after_headers():
+    """A server that sends the response headers and then nothing, twice: a
+    stall each (STREAM_STALL_SECONDS), logged, reconnected with backoff;
+    then the tweets of the third connection are written."""
+    lines = tweet_lines(40, 1, 181)
+    with Ctx("stall_after_headers") as cx:
+        cx.table()
+        cx.proxy_start()
+        expected, _ = cx.expected_items(FILTER_LUA, lines)
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"hold": True}], [{"respond": 200}, {"hold": True}],
+            [{"respond": 200}, {"lines": lines}] + keepalive_steps(20) + [{"hold": True}]]})
+        d = cx.daemon(srv, STREAM_STALL_SECONDS=1, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, drained(len(lines)), what="stats, drained")
+        st = finish(cx, d)
+        disc = d.of("stream_disconnected")
+        eq([(e["reason"], e["bytes"], e["level"]) for e in disc], [("stall", 0, "warn")] * 2,
+           "two stalls after the headers, no byte of body")
+        for e in disc:
+            check("stall allowance 1000 ms" in e["message"], "the stall's message", e)
+        eq(stream_waits(d), [("stall", 0), ("stall", 250)], "the waits: at once, then 250 ms")
+        eq((st["tweets"], st["reconnects"], st["bad_input"]), (len(lines), 2, 0), "tweets, reconnects, bad input")
+        eq(len(d.of("stream_connected")), 3, "connections made")
+        check_table(cx, d, expected)
+
+
+@case
+def headers_then_close():
+    """A server that sends the response headers and then closes, twice: a
+    disconnect logged with curl's reason, reconnected with backoff."""
+    lines = tweet_lines(40, 1, 191)
+    with Ctx("headers_then_close") as cx:
+        cx.table()
+        cx.proxy_start()
+        expected, _ = cx.expected_items(FILTER_LUA, lines)
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"close_now": True}], [{"respond": 200}, {"close_now": True}],
+            [{"respond": 200}, {"lines": lines}, {"hold": True}]]})
+        d = cx.daemon(srv, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, drained(len(lines)), what="stats, drained")
+        st = finish(cx, d)
+        eq(stream_ends(d), [("network", "transfer closed with outstanding read data remaining")] * 2,
+           "the two ends and their reasons")
+        eq(stream_waits(d), [("network", 0), ("network", 250)], "the waits")
+        eq((st["tweets"], st["reconnects"]), (len(lines), 2), "tweets, reconnects")
+        check_table(cx, d, expected)
+
+
+CUT_TWEET = ('{"created_at":"Wed Oct 10 20:19:24 +0000 2018","id":888888888,"id_str":"888888888",'
+             '"text":"cloud computing, in a chunk that breaks","user":{"screen_name":"cut"}}')
+CHUNK_ERRORS = {
+    # kind: (the steps that break the encoding, curl's reason)
+    "size": ([{"raw": CUT_TWEET[:60]}, {"bad_chunk": "size", "size_line": "zz", "data": CUT_TWEET[60:] + "\r\n"}],
+             "Illegal or missing hexadecimal sequence in chunked-encoding"),
+    "overrun": ([{"bad_chunk": "overrun", "declared": 60, "data": CUT_TWEET + "\r\n"}],
+                "Malformed encoding found in chunked-encoding"),
+    "truncated": ([{"bad_chunk": "truncated", "declared": 4096, "data": CUT_TWEET[:100]}],
+                  "transfer closed with outstanding read data remaining"),
+}
+
+
+def chunk_error(kind):
+    """A chunked-encoding error in the middle of a tweet: curl's error, a
+    disconnect logged with it, a reconnect at once; the cut tweet is never
+    written (for "overrun" it is on the wire in full, but its bytes past
+    the declared size must not count); the tweets before and after are."""
+    steps, reason = CHUNK_ERRORS[kind]
+    a, b = tweet_lines(60, 1, 200), tweet_lines(60, 61, 201)
+    with Ctx("chunk_" + kind) as cx:
+        cx.table()
+        cx.proxy_start()
+        expected, _ = cx.expected_items(FILTER_LUA, a + b)
+        cut, _ = cx.expected_items(FILTER_LUA, [CUT_TWEET])
+        check("888888888" in cut, "the cut tweet would match")
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"lines": a, "split": "random", "max_chunk": 2048}] + steps + [{"hold": True}],
+            [{"respond": 200}, {"lines": b}, {"hold": True}]]})
+        d = cx.daemon(srv, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, drained(len(a) + len(b)), what="stats, drained")
+        st = finish(cx, d)
+        eq(stream_ends(d), [("network", reason)], "the disconnect and its reason")
+        eq(d.of("stream_disconnected")[0]["level"], "warn", "the disconnect's level")
+        eq(stream_waits(d), [("network", 0)], "reconnected at once")
+        eq((st["tweets"], st["reconnects"], st["bad_input"], st["rule_errors"]), (len(a) + len(b), 1, 0, 0),
+           "tweets, reconnects, bad input, rule errors")
+        table, _ = check_table(cx, d, expected)
+        check("888888888" not in table, "the tweet cut by the chunk error was written")
+
+
+for _kind in CHUNK_ERRORS:
+    CASES["chunk_" + _kind] = (lambda k: lambda: chunk_error(k))(_kind)
+    CASES["chunk_" + _kind].__doc__ = chunk_error.__doc__
+
+
+def tls_refused(name, cert_names, trust, message):
+    """An https stream whose certificate the daemon must refuse: each
+    attempt fails with a message naming the certificate problem, retried
+    with backoff, no request (no OAuth header) sent; SIGTERM: exit 0."""
+    with Ctx(name) as cx:
+        cx.table()
+        cx.proxy_start()
+        cert, key = cx.cert(cert_names)
+        srv = cx.stream({"auth": OAUTH, "tls": [cert, key], "connections": [
+            [{"respond": 200}, {"lines": tweet_lines(10, 1, 210)}, {"hold": True}]]})
+        check(srv.url().startswith("https://127.0.0.1:"), "the stream URL", srv.url())
+        d = cx.daemon(srv, **({"AWS_CA_BUNDLE": cert} if trust else {}))
+        seen = []
+        d.wait_for(lambda e: e.get("event") == "stream_connect_failed" and (seen.append(e) or len(seen) >= 3),
+                   20, "three failed attempts")
+        st = finish(cx, d)
+        fails = d.of("stream_connect_failed")
+        check(len(fails) >= 3, "failed attempts", fails)
+        for e in fails:
+            eq((e["reason"], e["status"], e["message"], e["level"]), ("network", 0, message, "warn"),
+               "a failed attempt's line")
+        eq(stream_waits(d)[:3], [("network", 0), ("network", 250), ("network", 500)], "the first waits")
+        eq(d.of("stream_connected"), [], "a connection despite the certificate")
+        eq(stream_requests(srv), [], "a request reached the server over an unverified connection")
+        if not trust:  # a name mismatch is found after the handshake
+            check(srv.tls_errors, "the server saw no refused handshake")
+        eq((st["tweets"], st["items"]), (0, 0), "tweets, items")
+        check(st["reconnects"] >= 3, "reconnects %d" % st["reconnects"])
+        eq(cx.scan(), [], "the table")
+
+
+@case
+def tls_self_signed():
+    """A self-signed certificate nobody trusts."""
+    tls_refused("tls_self_signed", ("127.0.0.1", "localhost"), False,
+                "SSL certificate problem: self-signed certificate")
+
+
+@case
+def tls_hostname_mismatch():
+    """A trusted certificate (AWS_CA_BUNDLE) for another host name."""
+    tls_refused("tls_hostname_mismatch", ("stream.example.invalid",), True,
+                "SSL: no alternative certificate subject name matches target host name '127.0.0.1'")
+
+
+@case
+def tls_ca_bundle():
+    """The same self-signed certificate, trusted through AWS_CA_BUNDLE: the
+    stream connects, the server verifies the OAuth signature over the https
+    URL, the tweets are written."""
+    lines = tweet_lines(100, 1, 220)
+    with Ctx("tls_ca_bundle") as cx:
+        cx.table()
+        cx.proxy_start()
+        expected, _ = cx.expected_items(FILTER_LUA, lines)
+        cert, key = cx.cert()
+        srv = cx.stream({"auth": OAUTH, "tls": [cert, key], "connections": [
+            [{"respond": 200}, {"lines": lines, "split": "random", "max_chunk": 4096}, {"hold": True}]]})
+        d = cx.daemon(srv, AWS_CA_BUNDLE=cert, STATS_INTERVAL_SECONDS=1)
+        wait_stats(d, drained(len(lines)), what="stats, drained")
+        st = finish(cx, d)
+        eq((st["tweets"], st["reconnects"]), (len(lines), 0), "tweets, reconnects")
+        eq(srv.tls_errors, [], "refused handshakes")
+        reqs = stream_requests(srv)
+        check(len(reqs) == 1 and reqs[0]["auth_ok"], "the OAuth signature over the https URL", reqs)
+        check(d.of("stream_connected")[0]["url"].startswith("https://"), "the logged URL")
+        check_table(cx, d, expected)
+
+
 
 def main(argv):
     if argv == ["--list"]:

@@ -22,7 +22,8 @@ base64-encoded): a leak fails the case.
 Environment: TWEETMATCH (the binary; default build/tweetmatch),
 TM_E2E_SCALE (a factor on the tweet counts, default 1; the sanitizer build
 sets it lower), TM_E2E_SANITIZED=1 (a sanitizer build: the soak run only
-checks its counts, not RSS), TM_E2E_KEEP=1 (keep the temporary directory).
+checks its counts, not RSS, and the 100 MB line a looser peak RSS),
+TM_E2E_KEEP=1 (keep the temporary directory).
 """
 import base64
 import json
@@ -239,14 +240,24 @@ class Daemon:
         return st[-1]
 
     def rss_kb(self):
+        return self.status_kb("VmRSS")
+
+    def status_kb(self, field):
+        """A kB field of /proc/PID/status (VmRSS, VmHWM: the peak RSS), or
+        None once the process is gone."""
         try:
             with open("/proc/%d/status" % self.pid) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         return int(line.split()[1])
         except OSError:
             pass
         return None
+
+    def stdout_bytes(self):
+        """stdout as written, undecoded (the events are decoded leniently)."""
+        with open(self.out_path, "rb") as f:
+            return f.read()
 
 
 class Ctx:
@@ -305,10 +316,18 @@ class Ctx:
         return self.proxy
 
     def stream(self, script):
+        """A fake stream server playing script (fake_stream.py); with
+        "tls": [cert, key] it serves https."""
         script.setdefault("stream_path", V1_PATH)
         srv = fake_stream.Server(script).start()
         self.servers.append(srv)
         return srv
+
+    def cert(self, names=("127.0.0.1", "localhost"), name="stream"):
+        """A throwaway self-signed certificate for names, made now with the
+        openssl command line: (certfile, keyfile). Serve it with
+        cx.stream({"tls": [cert, key], ...}); trust it with AWS_CA_BUNDLE."""
+        return fake_stream.make_cert(self.tmp, names, name)
 
     def endpoint(self):
         port = self.proxy.port if self.proxy else self.moto.port

@@ -73,7 +73,7 @@ def run(script, mode, args=(), env=None, url=None, url_path=None, timeout=60):
     srv = fake_stream.Server(script).start()
     e = {k: v for k, v in os.environ.items()
          if k not in KEYS and k not in ("BEARERTOKEN", "STREAM_URL", "STREAM_STALL_SECONDS", "STREAM_RULE_TAG",
-                                        "MAX_LINE_BYTES") and not k.lower().endswith("_proxy")}
+                                        "MAX_LINE_BYTES", "AWS_CA_BUNDLE") and not k.lower().endswith("_proxy")}
     if mode == "v1":
         e.update(KEYS)
     elif mode == "v2":
@@ -96,7 +96,8 @@ def run(script, mode, args=(), env=None, url=None, url_path=None, timeout=60):
         r.events_raw = open(events_path, encoding="utf-8").read() if os.path.exists(events_path) else ""
     r.server = srv
     r.records = srv.records
-    r.lines = r.lines_raw.decode("utf-8").split("\n")[:-1] if r.lines_raw else []
+    # Bytes that are not UTF-8 stay as they are (surrogate escapes).
+    r.lines = r.lines_raw.decode("utf-8", "surrogateescape").split("\n")[:-1] if r.lines_raw else []
     r.events = [json.loads(l) for l in r.events_raw.splitlines() if l.strip()]
     r.states = [ev for ev in r.events if ev["ev"] == "state"]
     r.backoffs = [ev for ev in r.states if ev["state"] == "backoff"]
@@ -730,6 +731,208 @@ def stop_in_callback():
             ["--stop-at-line", "10"])
     eq(r.lines, lines[:10], "nothing after stream_stop")
     eq(r.stats["final_state"], "idle", "stopped")
+
+
+# ---- hostile inputs ----
+
+@case
+def stall_after_headers():
+    """Headers, then nothing at all, twice: a stall each, backoff 0 then 250 ms."""
+    r = run({"connections": [[{"respond": 200}, {"hold": True}], [{"respond": 200}, {"hold": True}],
+                             [{"respond": 200}, {"lines": [short(1)]}, {"hold": True}]]},
+            "ndjson", ["--stop-after-lines", "1", "--stall-ms", "300"])
+    eq(r.lines, [short(1)], "lines")
+    eq(waits(r), [("stall", 0), ("stall", 250)], "two stalls after the headers, the second waited for")
+    d = logs(r, "stream_disconnected")
+    eq([(x["reason"], x["bytes"]) for x in d], [("stall", 0)] * 2, "logged as stalls with no body byte")
+    check(all("stall allowance 300 ms" in x["message"] for x in d), "the stall's message", d)
+    eq(r.stats["connects"], 3, "connects")
+
+
+@case
+def headers_then_close():
+    """Headers, then the server closes without ending the chunked body."""
+    r = run({"connections": [[{"respond": 200}, {"close_now": True}], [{"respond": 200}, {"close_now": True}],
+                             [{"respond": 200}, {"lines": [short(1)]}, {"hold": True}]]},
+            "ndjson", ["--stop-after-lines", "1", "--fake-clock"])
+    eq(r.lines, [short(1)], "lines")
+    eq(waits(r), [("network", 0), ("network", 250)], "a network error each, with backoff")
+    check(all(b["message"] == "transfer closed with outstanding read data remaining" for b in r.backoffs),
+          "curl's reason", r.backoffs)
+    eq([x["reason"] for x in logs(r, "stream_disconnected")], ["network", "network"], "logged")
+
+
+CUT = '{"id_str":"77","text":"' + "c" * 200 + '"}'
+CHUNK_ERRORS = {
+    "size": ([{"raw": CUT[:90]}, {"bad_chunk": "size", "size_line": "zz", "data": CUT[90:] + "\r\n"}],
+             "Illegal or missing hexadecimal sequence in chunked-encoding"),
+    "size_negative": ([{"raw": CUT[:90]}, {"bad_chunk": "size", "size_line": "-5", "data": CUT[90:] + "\r\n"}],
+                      "Illegal or missing hexadecimal sequence in chunked-encoding"),
+    "overrun": ([{"bad_chunk": "overrun", "declared": 90, "data": CUT + "\r\n"}],
+                "Malformed encoding found in chunked-encoding"),
+    "truncated": ([{"bad_chunk": "truncated", "declared": 4096, "data": CUT[:90]}],
+                  "transfer closed with outstanding read data remaining"),
+}
+
+
+def chunk_error_case(kind):
+    steps, reason = CHUNK_ERRORS[kind]
+
+    def fn():
+        r = run({"connections": [[{"respond": 200}, {"lines": [short(1)]}] + steps + [{"hold": True}],
+                                 [{"respond": 200}, {"lines": [short(2)]}, {"hold": True}]]},
+                "ndjson", ["--stop-after-lines", "2"])
+        eq(r.lines, [short(1), short(2)], "the cut line is never delivered, not even its declared part")
+        eq([(b["reason"], b["wait_ms"], b["message"]) for b in r.backoffs], [("network", 0, reason)],
+           "curl's error, a reconnect at once")
+        d = logs(r, "stream_disconnected")
+        check(len(d) == 1 and d[0]["reason"] == "network" and d[0]["message"] == reason, "logged", d)
+        eq(r.stats["truncated"], 1, "the partial line counted as lost")
+    fn.__doc__ = "chunked encoding broken (%s): %s" % (kind, reason)
+    return fn
+
+
+for _k in CHUNK_ERRORS:
+    CASES["chunk_" + _k] = chunk_error_case(_k)
+
+
+@case
+def hostile_bytes():
+    """The stream does not decode: NUL, 0xFF, overlong forms, a lone \r, a
+    byte-order mark pass byte for byte; a line of NULs is not an object."""
+    lines = [b'{"id_str":"1","text":"a\x00b"}', b"\x00\x00\x00", b'{"id_str":"\xff\xfe","text":"\xc0\xaf"}',
+             b'{"id_str":"4","text":"a\rb"}', b'\xef\xbb\xbf{"id_str":"5"}', b'{"\x00":1}', short(6).encode()]
+    data = b"".join(l + b"\r\n" for l in lines)
+    r = run({"connections": [[{"respond": 200}, {"raw_bytes_hex": data.hex(), "split": "bytes"}, {"hold": True}]]},
+            "ndjson", ["--stop-after-lines", str(len(lines))])
+    eq(r.lines_raw, b"".join(l + b"\n" for l in lines), "the lines, byte for byte")
+    types = [(e["n"], e["type"]) for e in r.events if e["ev"] == "line"]
+    eq(types, [(2, "not_object"), (5, "not_object"), (6, "unknown")], "classification (tweets not listed)")
+    eq(r.stats["messages"]["tweet"], 4, "tweets")
+    eq(r.stats["bad_lines"], 2, "bad lines")
+    bl = logs(r, "stream_bad_line")
+    eq([x["start"] for x in bl], ["\u0000\u0000\u0000", "\ufeff{\"id_str\":\"5\"}"], "logged, readably")
+
+
+@case
+def deep_control_messages():
+    """Control messages nested 10,000 deep: the stream's own parser (json.c,
+    capped at 64 levels) refuses them without harm and logs what it can; a
+    disconnect notice it cannot read still reconnects."""
+    deep = "[" * 10000 + "]" * 10000
+    deep_obj = '{"a":' * 10000 + "1" + "}" * 10000
+    seq = ['{"errors":' + deep + "}", '{"limit":' + deep_obj + "}", '{"warning":' + deep_obj + "}",
+           "[" * 10000, '{"scrub_geo":' + deep + "}", short(1)]
+    disc = '{"disconnect":' + deep_obj + "}"
+    r = run({"connections": [[{"respond": 200}, {"lines": seq + [disc], "split": "random", "max_chunk": 999},
+                              {"hold": True}],
+                             [{"respond": 200}, {"lines": [short(2)]}, {"hold": True}]]},
+            "v1", ["--track", "cloud", "--stop-after-lines", str(len(seq) + 2)])
+    eq(r.lines, seq + [disc, short(2)], "every line passed on, in order")
+    types = [(e["n"], e["type"]) for e in r.events if e["ev"] == "line"]
+    eq(types, [(1, "errors"), (2, "limit"), (3, "warning"), (4, "not_object"), (5, "scrub_geo"), (7, "disconnect")],
+       "classification (tweets not listed)")
+    eq(r.stats["messages"]["tweet"], 2, "tweets")
+    em = logs(r, "stream_error_message")
+    check(len(em) == 1 and em[0]["detail"].startswith('{"errors":[[[') and len(em[0]["detail"]) == 500,
+          "the unreadable errors message logged, cut", em)
+    eq([x["undelivered"] for x in logs(r, "stream_limit")], [-1], "limit without a count")
+    w = logs(r, "stream_warning")
+    check(len(w) == 1 and w[0]["code"] == "" and w[0]["percent_full"] == -1, "warning without fields", w)
+    d = logs(r, "stream_disconnect_message")
+    check(len(d) == 1 and d[0]["code"] == -1, "disconnect without a code", d)
+    eq(waits(r), [("disconnect", 0)], "reconnected")
+    eq(r.stats["bad_lines"], 1, "bad lines")
+
+
+@case
+def deep_matching_rules_v2():
+    """A v2 tweet whose matching_rules is nested 10,000 deep: passed on,
+    counted as ours (unreadable), no harm."""
+    t = '{"data":{"id":"1","text":"x"},"matching_rules":' + "[" * 10000 + "]" * 10000 + "}"
+    t2 = tweet_lines(1, v2=True)[0]
+    r = run({"connections": [[{"respond": 200}, {"lines": [t, t2], "split": "random", "max_chunk": 777},
+                              {"hold": True}]]}, "v2", ["--track", "cloud", "--stop-after-lines", "2"])
+    eq(r.lines, [t, t2], "lines")
+    eq(r.stats["v2_other_rules"], 0, "not counted as others' rules")
+
+
+@case
+def gzip_100mb_line():
+    """A gzip body of a few hundred KB that inflates to a 100 MB line: the
+    line is dropped as it inflates (memory stays bounded), counted, and the
+    next line is delivered on the same connection."""
+    size = 100 << 20
+    r = run({"connections": [[{"respond": 200, "gzip": True}, {"lines": [short(1)]},
+                              {"huge_line": size, "piece": 4 << 20}, {"lines": [short(2)]}, {"hold": True}]]},
+            "ndjson", ["--stop-after-lines", "2"])
+    eq(r.lines, [short(1), short(2)], "lines")
+    eq((r.stats["oversize"], r.stats["bad_lines"], r.stats["connects"]), (1, 1, 1), "oversize, bad, connects")
+    dropped = logs(r, "stream_line_dropped")
+    check(len(dropped) == 1 and dropped[0]["bytes"] == size + 1, "dropped with its size (and its \\r)", dropped)
+    check(r.stats["bytes"] > size, "bytes counted after inflating", r.stats["bytes"])
+
+
+def tls_script(tmp, names, conns, **kw):
+    cert, key = fake_stream.make_cert(tmp, names)
+    return cert, dict({"tls": [cert, key], "connections": conns}, **kw)
+
+
+@case
+def tls_untrusted():
+    """A self-signed certificate: refused at the handshake with a message
+    naming it, retried with backoff; the signed request is never sent."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, script = tls_script(tmp, ("127.0.0.1", "localhost"), [[{"respond": 200}, {"hold": True}]])
+        r = run(script, "v1", ["--track", "cloud", "--stop-after-backoffs", "3", "--fake-clock"])
+    eq([(b["reason"], b["wait_ms"], b["message"]) for b in r.backoffs],
+       [("network", w, "SSL certificate problem: self-signed certificate") for w in (0, 250, 500)],
+       "refused, with the certificate problem, and retried with backoff")
+    f = logs(r, "stream_connect_failed")
+    check(len(f) == 3 and all("self-signed certificate" in x["message"] for x in f), "logged", f)
+    eq(r.records, [], "no request over an unverified connection")
+    check(len(r.server.tls_errors) == 3, "the server saw the handshakes refused", r.server.tls_errors)
+
+
+@case
+def tls_hostname_mismatch():
+    """A certificate the client trusts (AWS_CA_BUNDLE) for another name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, script = tls_script(tmp, ("stream.example.invalid",), [[{"respond": 200}, {"hold": True}]])
+        r = run(script, "v1", ["--track", "cloud", "--stop-after-backoffs", "2", "--fake-clock"],
+                env={"AWS_CA_BUNDLE": cert})
+    msg = "SSL: no alternative certificate subject name matches target host name '127.0.0.1'"
+    eq([(b["reason"], b["wait_ms"], b["message"]) for b in r.backoffs], [("network", 0, msg), ("network", 250, msg)],
+       "refused for the name")
+    eq(r.records, [], "no request")
+
+
+@case
+def tls_ca_bundle_v1():
+    """The certificate trusted through AWS_CA_BUNDLE: connected, the OAuth
+    signature made over the https URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, script = tls_script(tmp, ("127.0.0.1",), [[{"respond": 200}, {"lines": [short(1)]}, {"hold": True}]])
+        r = run(script, "v1", ["--track", "cloud", "--stop-after-lines", "1"], env={"AWS_CA_BUNDLE": cert})
+    eq(r.lines, [short(1)], "lines")
+    check(len(r.records) == 1 and r.records[0]["auth_ok"], "signed for https", r.records)
+    eq(r.server.tls_errors, [], "handshakes refused")
+
+
+@case
+def tls_ca_bundle_v2():
+    """v2 over https with AWS_CA_BUNDLE: the rules calls and the stream
+    itself trust the same bundle (the stream once ignored it: the rules
+    synced, then every stream connection failed on the certificate)."""
+    t = tweet_lines(1, v2=True)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, script = tls_script(tmp, ("127.0.0.1",), [[{"respond": 200}, {"lines": [t]}, {"hold": True}]])
+        r = run(script, "v2", ["--track", "cloud", "--stop-after-lines", "1"],
+                env={"AWS_CA_BUNDLE": cert})
+    eq(r.lines, [t], "lines")
+    eq([(x["method"], x["path"].rsplit("/", 1)[-1]) for x in r.records],
+       [("GET", "rules"), ("POST", "rules"), ("GET", "stream")], "requests")
+    eq(waits(r), [], "no failed attempt")
 
 
 # ---- secrets ----

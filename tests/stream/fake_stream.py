@@ -19,6 +19,17 @@ every (re)connection meets. Steps of a connection script:
   {"end": true}                                      the last chunk, then close
   {"hold": true}                                     stay open, silent, until the client goes
   {"close_now": true}                                close without any answer
+                                                     (after "respond": headers, then close)
+  {"raw_bytes_hex": "7b22..."}                       body bytes given in hex (NUL, 0xFF, ...)
+  {"huge_line": N, "piece": 1048576, "id_str": "huge"}
+                                                     one N-byte JSON line (CRLF not counted)
+                                                     sent a piece per chunk, never held whole
+  {"bad_chunk": "size", "size_line": "zz", "data": "..."}
+                                                     a chunk whose size line is not hex
+  {"bad_chunk": "overrun", "declared": N, "data": "..."}
+                                                     a chunk longer than its size says
+  {"bad_chunk": "truncated", "declared": N, "data": "..."}
+                                                     a chunk shorter than its size, then close
 
 "split" cuts the bytes into HTTP chunks: "whole" one chunk per step,
 "bytes" one chunk per byte, "random" chunks of 1..max_chunk bytes (seeded),
@@ -34,8 +45,19 @@ endpoints (GET and POST <stream path>/rules, add and delete) keep their
 rules in memory. Every request is recorded (method, path, query, headers,
 body, auth verdict).
 
+TLS: Server(script, tls=(certfile, keyfile)) (or "tls": [cert, key] in the
+script) serves https on the same port; url() then says https. A handshake
+the client refuses (an untrusted certificate) is recorded in tls_errors and
+plays no step. make_cert() makes a throwaway certificate with the openssl
+command line (no network), self-signed for the names given.
+
+"bad_chunk" breaks the chunked encoding itself (written as is, past gzip):
+"size" sends a size line that is not hex ("zz" by default), "overrun" a
+chunk with more data than declared (by default half of it), "truncated" a
+chunk with less (by default twice as much declared) and closes at once.
+
 Run alone it serves a file as one long stream (for the benchmark):
-  python3 fake_stream.py --serve FILE [--port N] [--chunk N]
+  python3 fake_stream.py --serve FILE [--port N] [--chunk N] [--tls CERT KEY]
 prints the URL, and serves each connection the file's lines, then ends.
 """
 
@@ -44,7 +66,10 @@ import hashlib
 import hmac
 import json
 import random
+import os
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -119,9 +144,29 @@ def cut(data, step):
     return out
 
 
+def make_cert(directory, names=("127.0.0.1", "localhost"), name="server"):
+    """A self-signed certificate for names (IP addresses or DNS names) made
+    by the openssl command line; returns (certfile, keyfile). It is its own
+    CA: a client trusts it only when given the certificate file."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + ".key")
+    san = ",".join(("IP:" if n.replace(".", "").isdigit() else "DNS:") + n for n in names)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=%s" % names[0],
+                    "-addext", "subjectAltName=" + san, "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
 class Server:
-    def __init__(self, script=None, serve_file=None, chunk=16384):
+    def __init__(self, script=None, serve_file=None, chunk=16384, tls=None):
         self.script = script or {}
+        tls = tls or self.script.get("tls")
+        self.tls = None
+        self.tls_errors = []
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls[0], tls[1])
         self.serve_file = serve_file
         self.serve_chunk = chunk
         self.records = []
@@ -140,7 +185,8 @@ class Server:
         self.thread = threading.Thread(target=self.accept_loop, daemon=True)
 
     def url(self, path=None):
-        return "http://127.0.0.1:%d%s" % (self.port, path if path is not None else self.stream_path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port,
+                                        path if path is not None else self.stream_path)
 
     def start(self):
         self.thread.start()
@@ -206,7 +252,7 @@ class Server:
         if params is None:
             return False, V1_AUTH_ERROR
         sig = params.pop("oauth_signature", "")
-        url = "http://" + req["headers"].get("host", "") + req["path"]
+        url = ("https://" if self.tls else "http://") + req["headers"].get("host", "") + req["path"]
         pairs = list(params.items())
         pairs += urllib.parse.parse_qsl(req["query"], keep_blank_values=True)
         if req["headers"].get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -227,6 +273,20 @@ class Server:
 
     def serve(self, c):
         try:
+            if self.tls is not None:
+                raw = c
+                c.settimeout(10)
+                try:
+                    c = self.tls.wrap_socket(raw, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    with self.lock:
+                        self.tls_errors.append(str(e))
+                    return
+                finally:
+                    if raw in self.clients:
+                        self.clients.remove(raw)
+                self.clients.append(c)
+                c.settimeout(None)
             req = self.read_request(c)
             if req is None:
                 return
@@ -381,6 +441,30 @@ class Server:
                 n = step["big_line"]
                 line = '{"id_str":"big","text":"' + "y" * (n - 27) + '"}'
                 body((line + "\r\n").encode(), step)
+            elif "raw_bytes_hex" in step:
+                body(bytes.fromhex(step["raw_bytes_hex"]), step)
+            elif "huge_line" in step:
+                n, piece = step["huge_line"], step.get("piece", 1 << 20)
+                head = ('{"id_str":"%s","text":"' % step.get("id_str", "huge")).encode()
+                fill = n - len(head) - 2
+                body(head, {"split": "whole"})
+                while fill > 0:
+                    k = min(piece, fill)
+                    body(b"y" * k, {"split": "whole"})
+                    fill -= k
+                body(b'"}\r\n', {"split": "whole"})
+            elif "bad_chunk" in step:
+                kind, data = step["bad_chunk"], step.get("data", "").encode()
+                if kind == "size":
+                    c.sendall(step.get("size_line", "zz").encode() + b"\r\n" + data + b"\r\n")
+                elif kind == "overrun":
+                    c.sendall(b"%x\r\n" % step.get("declared", max(1, len(data) // 2)) + data + b"\r\n")
+                elif kind == "truncated":
+                    c.sendall(b"%x\r\n" % step.get("declared", 2 * len(data) + 1) + data)
+                    c.shutdown(socket.SHUT_RDWR)
+                    return
+                else:
+                    raise ValueError("bad_chunk: unknown kind %r" % kind)
             elif "keepalive" in step:
                 for _ in range(step["keepalive"]):
                     body(b"\r\n", {"split": "whole"})
@@ -422,6 +506,7 @@ def main(argv):
     ap.add_argument("--serve", required=True, help="NDJSON file to serve as a stream")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=16384, help="HTTP chunk size in bytes")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate and key")
     a = ap.parse_args(argv)
     with open(a.serve, "rb") as f:
         data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
@@ -429,7 +514,7 @@ def main(argv):
     for i in range(0, len(data), a.chunk):
         p = data[i:i + a.chunk]
         out += b"%x\r\n" % len(p) + p + b"\r\n"
-    s = Server({"port": a.port}, serve_file=True)
+    s = Server({"port": a.port}, serve_file=True, tls=a.tls)
     s.serve_file_chunked = bytes(out)
     s.start()
     print(s.url("/stream"), flush=True)

@@ -135,7 +135,7 @@ static bool number(mctx *m, int idx, item_val *out)
             return fail(m, "%s is not a number DynamoDB can store", d > 0 ? "inf" : "-inf");
         n = json_format_double(d, text);
         if (fabs(d) >= DDB_NUM_MAX || (d != 0 && fabs(d) < DDB_NUM_MIN))
-            return fail(m, "%s is outside DynamoDB's number range (1e-130 to 1e+126)", text);
+            return fail(m, "%s is outside DynamoDB's number range (1e-130 <= |n| < 1e+126)", text);
     }
     out->type = ITEM_N;
     out->len = (uint32_t)n;

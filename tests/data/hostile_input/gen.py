@@ -121,9 +121,9 @@ def corpus_numbers():
     # DynamoDB's range is 1e-130 .. under 1e126.
     add('{"id_str":"214","n":1e-130}', "item", item("214", n=N("1e-130")))
     add('{"id_str":"215","n":1e-131}', "rule", "215",
-        'item: attribute "n": 1e-131 is outside DynamoDB\'s number range (1e-130 to 1e+126)')
+        'item: attribute "n": 1e-131 is outside DynamoDB\'s number range (1e-130 <= |n| < 1e+126)')
     add('{"id_str":"216","n":1e308}', "rule", "216",
-        'item: attribute "n": 1e+308 is outside DynamoDB\'s number range (1e-130 to 1e+126)')
+        'item: attribute "n": 1e+308 is outside DynamoDB\'s number range (1e-130 <= |n| < 1e+126)')
     # An infinity deep inside: the path names it.
     add('{"id_str":"217","m":{"x":[1,{"y":1e400}]}}', "rule", "217",
         'item: attribute "m.x[2].y": inf is not a number DynamoDB can store')

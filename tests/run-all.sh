@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
-tm_deps podman runc mmdebstrap   # podman etc.: the container tests (tests/container)
+tm_deps podman runc mmdebstrap valgrind   # podman etc.: the container tests (tests/container); valgrind: the valgrind.* cases
 jobs="$(nproc)"
 
 run_suite() { # build-dir, cmake flags...

@@ -340,7 +340,7 @@ class Ctx:
         variables (v1.1 keys, DYNAMODBTABLE, AWSREGION, FILTER), the local
         endpoints, and kw on top (a value None removes the variable)."""
         env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "LANG", "LC_ALL", "TZ") or k.startswith(("ASAN_", "UBSAN_", "LSAN_"))}
+               if k in ("PATH", "LANG", "LC_ALL", "TZ") or k.startswith(("ASAN_", "UBSAN_", "LSAN_", "TM_VALGRIND_"))}
         env.update({
             "DYNAMODBTABLE": TABLE, "AWSREGION": REGION, "FILTER": "cloud computing",
             "AWS_ACCESS_KEY_ID": AWS_KEY, "AWS_SECRET_ACCESS_KEY": AWS_SECRET,

@@ -1,5 +1,5 @@
 /* json.h: the JSON the core reads and writes itself (AWS responses, the
- * credential endpoints); tweets are decoded by lua-cjson in the rule engine.
+ * credential endpoints); tweets are decoded in the rule engine (rule_decode.c).
  *
  * Writing: compact JSON. Strings are written as given (the caller has
  * validated them as UTF-8); only '"', '\\' and control characters are

@@ -10,12 +10,11 @@
 #include <lua-cjson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "buf.h"
 #include "rule_internal.h"
-
-/* lua-cjson's second entry point, not in its header. */
-int luaopen_cjson_safe(lua_State *L);
 
 #define SCRIPT_MAX_BYTES ((size_t)16 << 20)
 
@@ -72,6 +71,26 @@ void rule_result_add(rule_result *res, item *it)
 
 /* ---- the state's memory: every byte counted, the cap enforced ---- */
 
+static void budget_hook(lua_State *L, lua_Debug *ar);
+static uint64_t time_limit_ns(const rule *r);
+
+/* Allocation is charged to the budget (RULE_ALLOC_BYTES_PER_UNIT bytes a
+ * unit): building a string or a table in C is work the count hook does not
+ * see (a loop of string.rep of 30 MB would otherwise run for an hour on a
+ * budget of a million instructions). Lenient: a rule may allocate four
+ * times a 64 MB cap per call before allocation alone spends a budget of a
+ * million. Past the budget, the hook of the main thread fires at its next
+ * instruction. */
+static void charge_alloc(rule_acct *a, size_t bytes)
+{
+    rule_meter *m = a->meter;
+    if (m == NULL)
+        return;
+    m->used += bytes / RULE_ALLOC_BYTES_PER_UNIT;
+    if (m->used > m->budget && a->L) /* a pattern call's reservation is not spent */
+        lua_sethook(a->L, budget_hook, LUA_MASKCOUNT, 1); /* may be called at any time */
+}
+
 static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     rule_acct *a = ud;
@@ -81,12 +100,24 @@ static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         a->used_bytes -= old;
         return NULL;
     }
-    if (nsize > old && a->used_bytes + (nsize - old) > a->max_bytes)
-        return NULL; /* Lua raises a memory error; the state stays sound */
+    if (nsize > old && a->used_bytes + (nsize - old) > a->max_bytes) {
+        /* Lua collects all garbage and asks again; refused twice, it
+         * raises a memory error. Charge that collection then, as if the
+         * heap were allocated again: a loop catching memory errors would
+         * otherwise collect the whole heap at every turn. */
+        if (++a->refusals >= 2) {
+            a->refusals = 0;
+            charge_alloc(a, a->used_bytes);
+        }
+        return NULL; /* the state stays sound */
+    }
     void *p = realloc(ptr, nsize);
     if (p == NULL)
         return NULL;
+    a->refusals = 0;
     a->used_bytes = a->used_bytes - old + nsize;
+    if (nsize > old)
+        charge_alloc(a, nsize - old);
     return p;
 }
 
@@ -99,25 +130,92 @@ static unsigned hook_step(const rule *r)
     return r->cfg.instr_budget < HOOK_STEP ? (unsigned)r->cfg.instr_budget : HOOK_STEP;
 }
 
+/* The budget is spent: from now on fail at every instruction of L and of
+ * the main thread, so a script that catches the error with pcall cannot
+ * keep running (a coroutine's own hook fails it at its next count). */
+static int exceeded(lua_State *L, rule *r)
+{
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    if (r->L != L)
+        lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
+    if (r->timed_out)
+        return luaL_error(L, "instruction budget exceeded: the call ran for over %d ms (%I instructions; "
+                             "RULE_INSTRUCTION_BUDGET)", (int)(time_limit_ns(r) / 1000000),
+                          (lua_Integer)r->cfg.instr_budget);
+    if (r->exceeded_in)
+        return luaL_error(L, "instruction budget exceeded in %s (%I instructions; RULE_INSTRUCTION_BUDGET)",
+                          r->exceeded_in, (lua_Integer)r->cfg.instr_budget);
+    return luaL_error(L, "instruction budget exceeded (%I instructions; RULE_INSTRUCTION_BUDGET)",
+                      (lua_Integer)r->cfg.instr_budget);
+}
+
+/* A last resort for what the counting cannot see: some single VM
+ * instructions do work in proportion to a string's length (comparing two
+ * long strings with == or <), so the hook also looks at the clock. A call
+ * may run TIME_NS_PER_UNIT per unit of its budget, and at least
+ * TIME_MIN_NS: 10 s at the default budget, far more than any honest call
+ * takes even under valgrind, but an end to a stall. 1000 instructions that
+ * took more than SLOW_NS make the hook check every SLOW_STEP instructions,
+ * until SLOW_STEP of them take less than a hundredth of that again. */
+#define TIME_NS_PER_UNIT 10000u
+#define TIME_MIN_NS 10000000000u
+#define SLOW_NS 1000000u
+#define SLOW_STEP 10
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t time_limit_ns(const rule *r)
+{
+    uint64_t t = r->cfg.instr_budget > UINT64_MAX / TIME_NS_PER_UNIT ? UINT64_MAX
+                                                                     : r->cfg.instr_budget * TIME_NS_PER_UNIT;
+    return t < TIME_MIN_NS ? TIME_MIN_NS : t;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     rule *r = *(rule **)lua_getextraspace(L);
-    r->instr_used += hook_step(r);
-    if (r->instr_used > r->cfg.instr_budget) {
-        /* From now on fail at every instruction, so a script that catches
-         * this error with pcall cannot keep running. */
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-        luaL_error(L, "instruction budget exceeded (%I instructions; RULE_INSTRUCTION_BUDGET)",
-                   (lua_Integer)r->cfg.instr_budget);
+    int count = lua_gethookcount(L);
+    r->meter.used += (uint64_t)count;
+    if (r->meter.used + r->meter.reserved > r->meter.budget) /* a reservation left by an error is spent */
+        exceeded(L, r);
+    uint64_t now = now_ns();
+    if (now - r->call_start_ns > time_limit_ns(r)) {
+        r->timed_out = true;
+        exceeded(L, r);
     }
+    if (count > SLOW_STEP && now - r->last_hook_ns > SLOW_NS)
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, SLOW_STEP);
+    else if (count == SLOW_STEP && now - r->last_hook_ns < SLOW_NS / 100)
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, (int)hook_step(r)); /* cheap again */
+    r->last_hook_ns = now;
 }
 
-/* Called before each entry into script code. */
-static void arm(rule *r)
+/* The meter's callback: pattern matching or cjson.encode ran out. */
+static void meter_exhausted(lua_State *L, rule_meter *m, const char *where)
 {
-    r->instr_used = 0;
-    lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, (int)hook_step(r));
+    rule *r = m->ud;
+    if (r->exceeded_in == NULL)
+        r->exceeded_in = where;
+    exceeded(L, r);
+}
+
+/* Gives L a fresh budget. Called before each entry into script code, and
+ * before a message is decoded (allocation there is charged too). The hook
+ * stays set between calls. */
+static void arm(rule *r, lua_State *L)
+{
+    r->meter.used = r->meter.reserved = 0;
+    r->exceeded_in = NULL;
+    r->timed_out = false;
+    r->call_start_ns = r->last_hook_ns = now_ns();
+    r->printed_bytes = 0;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, (int)hook_step(r));
 }
 
 /* ---- the sandbox ---- */
@@ -136,6 +234,20 @@ static int msgh(lua_State *L)
     return 1;
 }
 
+/* What print() may write in one call: a rule printing in a loop would
+ * otherwise fill the log. */
+#define PRINT_CALL_MAX_BYTES (1 << 20)
+
+static void emit(rule *r, const char *s, size_t len)
+{
+    if (r->cfg.print) {
+        r->cfg.print(r->cfg.print_ud, s, len);
+    } else {
+        fwrite(s, 1, len, stderr);
+        fputc('\n', stderr);
+    }
+}
+
 static int host_print(lua_State *L)
 {
     rule *r = *(rule **)lua_getextraspace(L);
@@ -151,11 +263,16 @@ static int host_print(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    if (r->cfg.print) {
-        r->cfg.print(r->cfg.print_ud, s, len);
-    } else {
-        fwrite(s, 1, len, stderr);
-        fputc('\n', stderr);
+    size_t room = r->printed_bytes < PRINT_CALL_MAX_BYTES ? PRINT_CALL_MAX_BYTES - r->printed_bytes : 0;
+    if (room == 0)
+        return 0;
+    emit(r, s, len < room ? len : room);
+    r->printed_bytes += len < room ? len : room;
+    if (len >= room) {
+        r->printed_bytes = PRINT_CALL_MAX_BYTES;
+        lua_pushfstring(L, "(print: %d KB printed in this call; the rest is dropped)", PRINT_CALL_MAX_BYTES >> 10);
+        s = lua_tolstring(L, -1, &len);
+        emit(r, s, len);
     }
     return 0;
 }
@@ -188,13 +305,47 @@ static int host_load(lua_State *L)
     return lua_gettop(L);
 }
 
-/* io.open for reading only. */
+/* setmetatable, refusing a __gc metamethod: Lua 5.4 runs finalizers with
+ * hooks off (lgc.c, GCTM), so no budget could stop one that loops, and the
+ * collector runs them wherever it happens to be, outside any call. */
+static int host_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: a rule may not set a __gc metamethod (finalizers run where the "
+                                 "instruction budget cannot stop them)");
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* Whether path names something other than a regular file (a FIFO or a
+ * device would block the process, or never end). */
+static bool not_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/* io.open for reading regular files only. */
 static int host_io_open(lua_State *L)
 {
-    luaL_checkstring(L, 1);
+    const char *path = luaL_checkstring(L, 1);
     const char *mode = luaL_optstring(L, 2, "r");
     if (strcmp(mode, "r") != 0 && strcmp(mode, "rb") != 0)
         return luaL_error(L, "io.open: mode '%s' is not allowed: rule scripts may only read files", mode);
+    if (not_regular(path)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: not a regular file (rule scripts may read regular files only)", path);
+        return 2;
+    }
     lua_settop(L, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -202,10 +353,12 @@ static int host_io_open(lua_State *L)
     return lua_gettop(L);
 }
 
-/* io.lines with a file name only (no reading of stdin). */
+/* io.lines with the name of a regular file only (no reading of stdin). */
 static int host_io_lines(lua_State *L)
 {
-    luaL_checkstring(L, 1);
+    const char *path = luaL_checkstring(L, 1);
+    if (not_regular(path))
+        return luaL_error(L, "%s: not a regular file (rule scripts may read regular files only)", path);
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -267,7 +420,22 @@ static void copy_fields(lua_State *L, int src, const char *const *names)
     }
 }
 
-static void open_sandbox(lua_State *L, const rule *r)
+/* Replaces string.find, match, gmatch and gsub with the metered ones of
+ * rule_pattern.c. The string metatable's __index is the string table
+ * itself, so ("x"):find(...) finds them too. */
+static void metered_patterns(lua_State *L, rule *r, int string)
+{
+    static const char *const names[] = {"find", "match", "gmatch", "gsub", NULL};
+    string = lua_absindex(L, string);
+    rule_pattern_push(L, &r->meter);
+    for (const char *const *n = names; *n; n++) {
+        lua_getfield(L, -1, *n);
+        lua_setfield(L, string, *n);
+    }
+    lua_pop(L, 1);
+}
+
+static void open_sandbox(lua_State *L, rule *r)
 {
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
@@ -287,8 +455,12 @@ static void open_sandbox(lua_State *L, const rule *r)
     lua_setfield(L, g, "load");
     lua_pushcfunction(L, host_print);
     lua_setfield(L, g, "print");
+    lua_pushcfunction(L, host_setmetatable);
+    lua_setfield(L, g, "setmetatable");
+    rule_cost_wrap(L);
     lua_getfield(L, g, "string");
     set_nil(L, -1, "dump");
+    metered_patterns(L, r, -1);
     lua_pop(L, 1);
 
     /* os: clock, time, date, and a getenv that hides secrets. */
@@ -340,16 +512,14 @@ static void open_sandbox(lua_State *L, const rule *r)
     lua_setfield(L, pkg, "searchers");
     lua_pop(L, 1);
     lua_getfield(L, pkg, "preload");
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_setfield(L, -2, "cjson");
-    lua_pushcfunction(L, luaopen_cjson_safe);
-    lua_setfield(L, -2, "cjson.safe");
+    rule_cjson_preload(L, -1);
     lua_pushcfunction(L, open_native);
     lua_setfield(L, -2, "tweetmatch.native");
     lua_settop(L, 0);
 }
 
-/* The host's own decoder: a private cjson instance, strict JSON. */
+/* The host's own decoder (rule_decode.c), with a private cjson instance,
+ * strict JSON, as its reference and source of error messages. */
 static void push_decoder(lua_State *L)
 {
     luaopen_cjson(L);
@@ -358,6 +528,7 @@ static void push_decoder(lua_State *L)
     lua_call(L, 1, 0);
     lua_getfield(L, -1, "decode");
     lua_remove(L, -2);
+    lua_pushcclosure(L, rule_decode, 1);
 }
 
 static void new_marker(lua_State *L, const char *name)
@@ -437,9 +608,8 @@ static int setup(lua_State *L)
 
     if (luaL_loadbufferx(L, r->src, r->src_len, r->chunkname, "t") != LUA_OK)
         return lua_error(L);
-    arm(r);
+    arm(r, L);
     lua_call(L, 0, 1);
-    lua_sethook(L, NULL, 0, 0);
     int ret = lua_gettop(L);
     bool table = lua_istable(L, ret);
     if (!table && !lua_isnil(L, ret))
@@ -502,6 +672,9 @@ static bool build_state(rule *r, char **err)
     }
     *(rule **)lua_getextraspace(L) = r;
     r->L = L;
+    acct->meter = &r->meter;
+    acct->L = L;
+    arm(r, L);
     lua_pushcfunction(L, setup);
     lua_pushlightuserdata(L, r);
     int st = lua_pcall(L, 1, SLOT_COUNT, 0);
@@ -518,7 +691,6 @@ static bool build_state(rule *r, char **err)
         r->acct = NULL;
         return false;
     }
-    lua_sethook(L, NULL, 0, 0);
     return true;
 }
 
@@ -545,6 +717,9 @@ rule *rule_new_from_string(const char *name, const char *src, size_t len, const 
         r->cfg.line_max_bytes = RULE_DEFAULT_LINE_MAX_BYTES;
     if (r->cfg.max_items == 0)
         r->cfg.max_items = RULE_DEFAULT_MAX_ITEMS;
+    r->meter.budget = r->cfg.instr_budget;
+    r->meter.exhausted = meter_exhausted;
+    r->meter.ud = r;
     r->name = xstrdup(name);
     r->chunkname = xasprintf("@%s", name);
     r->src = xstrndup(src, len);
@@ -656,6 +831,21 @@ static void renew_if_worn(rule *r)
     }
 }
 
+/* A message longer than this is cut (error("x"):rep(1e8) would otherwise
+ * be logged whole). */
+#define ERROR_MAX_BYTES 4096
+
+/* The error message for res, cut at a UTF-8 boundary if long. */
+static char *error_text(const char *msg, size_t len)
+{
+    if (len <= ERROR_MAX_BYTES)
+        return xstrndup(msg, len);
+    size_t cut = ERROR_MAX_BYTES;
+    while (cut > 0 && ((unsigned char)msg[cut] & 0xC0) == 0x80)
+        cut--;
+    return xasprintf("%.*s... (%zu bytes in all)", (int)cut, msg, len);
+}
+
 /* Calls the function at the top (below its nargs arguments) under the
  * budget, with a traceback. On success leaves one result; on failure sets
  * res to RULE_ERROR and leaves nothing. */
@@ -663,9 +853,8 @@ static bool call_script(rule *r, int nargs, rule_result *res)
 {
     lua_State *L = r->L;
     int base = lua_gettop(L) - nargs; /* the function's index */
-    arm(r);
+    arm(r, L);
     int st = lua_pcall(L, nargs, 1, SLOT_MSGH);
-    lua_sethook(L, NULL, 0, 0);
     if (st == LUA_OK)
         return true;
     res->kind = RULE_ERROR;
@@ -673,8 +862,9 @@ static bool call_script(rule *r, int nargs, rule_result *res)
         res->error = xasprintf("out of memory: the rule's state reached its cap of %zu bytes",
                                r->cfg.mem_max_bytes);
     } else {
-        const char *msg = lua_tostring(L, -1);
-        res->error = xstrdup(msg ? msg : "(error object is not a string)");
+        size_t len;
+        const char *msg = lua_tolstring(L, -1, &len);
+        res->error = msg ? error_text(msg, len) : xstrdup("(error object is not a string)");
     }
     lua_settop(L, base - 1);
     if (st == LUA_ERRMEM)
@@ -797,12 +987,23 @@ rule_kind rule_process(rule *r, const char *line, size_t len, rule_result *res)
 {
     rule_result_clean_up(res);
     renew_if_worn(r);
-    lua_State *L = r->L;
+    arm(r, r->L);
     if (len > r->cfg.line_max_bytes) {
         res->kind = res->message = RULE_BAD_INPUT;
         res->error = xasprintf("line is %zu bytes, over the limit of %zu", len, r->cfg.line_max_bytes);
         return res->kind;
     }
+    /* JSON text never holds a raw NUL (in a string it is written \u0000).
+     * Checked here because lua-cjson, behind the decoder's error path,
+     * reads a NUL as the end of the text: "{...}\0junk" would pass. */
+    const char *nul = memchr(line, '\0', len);
+    if (nul != NULL) {
+        res->kind = res->message = RULE_BAD_INPUT;
+        res->error = xasprintf("invalid JSON: a raw NUL byte at byte %zu (JSON writes it \\u0000, inside a string)",
+                               (size_t)(nul - line) + 1);
+        return res->kind;
+    }
+    lua_State *L = r->L;
     int top = lua_gettop(L);
     lua_pushvalue(L, SLOT_DECODE);
     lua_pushlstring(L, line, len);

@@ -1,15 +1,20 @@
 /* rule.h: the rule engine, the one place that speaks Lua.
  *
  * A rule is a user's Lua 5.4 script loaded into its own sandboxed state. For
- * each stream message the engine decodes the JSON (lua-cjson, inside the
- * state), sorts tweets from control messages, calls the script's `match`
- * (or `on_delete` for delete notices) and turns what it returns into items
- * (item.h) by the contract's type mapping.
+ * each stream message the engine decodes the JSON (inside the state, into
+ * exactly the values lua-cjson would make: rule_decode.c), sorts tweets
+ * from control messages, calls the script's `match` (or `on_delete` for
+ * delete notices) and turns what it returns into items (item.h) by the
+ * contract's type mapping.
  *
  * Every call into the script runs under lua_pcall with a traceback, an
  * instruction budget and the state's memory cap, so a faulty rule costs one
- * message, never the process. A rule that fails a message produces no items
- * for it at all (a tweet's items are all or nothing).
+ * message, never the process. The budget counts VM instructions (the count
+ * hook) and the work the hook cannot see: pattern matching
+ * (rule_pattern.c), library functions that loop over their arguments
+ * (rule_cost.c), allocation, cjson.encode's walk (rule_cjson.c); a wall
+ * clock limit ends what is left. A rule that fails a message produces no
+ * items for it at all (a tweet's items are all or nothing).
  *
  * Nothing outside this module includes lua.h. */
 #ifndef TM_RULE_H

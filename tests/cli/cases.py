@@ -6,7 +6,8 @@
 
 Each case is a row of CASES: the arguments, optional stdin and environment,
 and what must come out: the exit code, stdout exactly (or a file holding
-it), and stderr exactly or lines that must appear in it. Paths are relative
+it), and stderr exactly or lines (or regular expressions) that must appear in it;
+max_seconds bounds the run's wall time. Paths are relative
 to the repository root (ctest runs us there). $TWEETMATCH is the binary.
 """
 import json
@@ -15,11 +16,15 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 D = "tests/data"
 S = "tests/data/scripts"
 SUMMARY0 = "tweets: 0, matched: 0, items: 0, deletes: 0, control: 0, errors: 0\n"
 ONE = '{"id_str":"7","text":"hello"}\n'
+BUDGET_RE = r"(\S+:\d+: )?instruction budget exceeded"
+C_LOOPS = ["move", "move_far", "insert_len", "sort", "sort_len", "unpack", "concat", "byte", "utf8_len", "collect",
+           "load", "rep"]
 
 # Lines of big inputs are made here rather than stored.
 def two_mib_line():
@@ -116,15 +121,14 @@ CASES = [
          env={"RULE_MEMORY_MB": "16"}, exit=1,
          stdout='{"id":{"S":"1000"},"kind":{"S":"ok_before"}}\n{"r":{"BOOL":true}}\n{"id":{"S":"1020"},"kind":{"S":"ok_after"}}\n',
          stderr_has=[
-             f"{D}/hostile.ndjson:2: rule error (tweet 1001): {S}/hostile.lua:5: no field 'x' in tweet 1001",
+             f"{D}/hostile.ndjson:2: rule error (tweet 1001): {S}/hostile.lua:7: no field 'x' in tweet 1001",
              f"{D}/hostile.ndjson:3: rule error (tweet 1002): (error object is a table value)",
-             f"{D}/hostile.ndjson:4: rule error (tweet 1003): {S}/hostile.lua:7: again",
+             f"{D}/hostile.ndjson:4: rule error (tweet 1003): {S}/hostile.lua:9: again",
              f"{D}/hostile.ndjson:5: rule error (tweet 1004): instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
              f"{D}/hostile.ndjson:6: rule error (tweet 1005): instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
-             f"{D}/hostile.ndjson:7: rule error (tweet 1006): {S}/hostile.lua:12: instruction budget exceeded (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
              f"{D}/hostile.ndjson:8: rule error (tweet 1007): out of memory: the rule's state reached its cap of 16777216 bytes",
              f"{D}/hostile.ndjson:9: rule error (tweet 1008): out of memory: the rule's state reached its cap of 16777216 bytes",
-             f"{D}/hostile.ndjson:10: rule error (tweet 1009): {S}/hostile.lua:16: resulting string too large",
+             f"{D}/hostile.ndjson:10: rule error (tweet 1009): {S}/hostile.lua:18: resulting string too large",
              f"{D}/hostile.ndjson:11: rule error (tweet 1010): out of memory: the rule's state reached its cap of 16777216 bytes",
              f'{D}/hostile.ndjson:12: rule error (tweet 1011): item: attribute "f": a function cannot be stored (only strings, numbers, booleans, tables, tm.null, tm.list, tm.set and tm.binary)',
              f'{D}/hostile.ndjson:13: rule error (tweet 1012): item: attribute "m": the table mixes string keys and integer keys',
@@ -135,7 +139,12 @@ CASES = [
              f'{D}/hostile.ndjson:18: rule error (tweet 1017): item: attribute "tags": a set cannot be empty (DynamoDB has no empty sets)',
              f"{D}/hostile.ndjson:19: rule error (tweet 1018): match returned 10000 items, over the limit of 1000 per message",
              "tweets: 21, matched: 3, items: 3, deletes: 0, control: 0, errors: 18",
-         ]),
+         ],
+         # The coroutine and the main thread both count; which one's hook
+         # passes the budget (and so whether the message has a position)
+         # depends on a few units of allocation.
+         stderr_has_re=[r"hostile\.ndjson:7: rule error \(tweet 1006\): (\S+:\d+: )?instruction budget exceeded "
+                        r"\(1000000 instructions; RULE_INSTRUCTION_BUDGET\)"]),
     dict(name="budget_setting", args=["test", f"{S}/hostile.lua"], env={"RULE_INSTRUCTION_BUDGET": "5000"},
          stdin='{"id_str":"1","kind":"loop"}\n{"id_str":"2","kind":"fine"}\n', exit=1,
          stdout='{"id":{"S":"2"},"kind":{"S":"fine"}}\n',
@@ -149,6 +158,129 @@ CASES = [
     dict(name="max_items_setting", args=["test", f"{S}/hostile.lua"], env={"RULE_MAX_ITEMS": "20000"},
          stdin='{"id_str":"1","kind":"many"}\n', exit=0, stdout_lines=10000,
          stderr="tweets: 1, matched: 1, items: 10000, deletes: 0, control: 0, errors: 0\n"),
+
+    # --- what the count hook cannot see: C work, metered (core/rule_pattern.c, rule_cjson.c) ---
+    dict(name="pathological_patterns_stopped", args=["test", f"{S}/hostile.lua"], max_seconds=4,
+         stdin='{"id_str":"1","kind":"pattern_find"}\n{"id_str":"2","kind":"fine"}\n'
+               '{"id_str":"3","kind":"pattern_method"}\n{"id_str":"4","kind":"fine"}\n'
+               '{"id_str":"5","kind":"pattern_pcall"}\n{"id_str":"6","kind":"fine"}\n', exit=1,
+         stdout='{"id":{"S":"2"},"kind":{"S":"fine"}}\n{"id":{"S":"4"},"kind":{"S":"fine"}}\n'
+                '{"id":{"S":"6"},"kind":{"S":"fine"}}\n',
+         stderr_has=[f"<stdin>:1: rule error (tweet 1): {S}/hostile.lua:34: instruction budget exceeded in pattern "
+                     "matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+                     f"<stdin>:3: rule error (tweet 3): {S}/hostile.lua:35: instruction budget exceeded in pattern "
+                     "matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+                     # pcall caught the first error; the next instruction failed again
+                     "<stdin>:5: rule error (tweet 5): instruction budget exceeded in pattern matching (1000000 "
+                     "instructions; RULE_INSTRUCTION_BUDGET)",
+                     "tweets: 6, matched: 3, items: 3, deletes: 0, control: 0, errors: 3"]),
+    dict(name="pathological_pattern_small_budget", args=["test", f"{S}/hostile.lua"], max_seconds=4,
+         env={"RULE_INSTRUCTION_BUDGET": "5000"},
+         stdin='{"id_str":"1","kind":"pattern_gsub"}\n{"id_str":"2","kind":"fine"}\n', exit=1,
+         stdout='{"id":{"S":"2"},"kind":{"S":"fine"}}\n',
+         stderr_has=[f"<stdin>:1: rule error (tweet 1): {S}/hostile.lua:40: instruction budget exceeded in pattern "
+                     "matching (5000 instructions; RULE_INSTRUCTION_BUDGET)"]),
+    dict(name="patterns_as_stock", args=["test", "--plain", f"{S}/patterns.lua"],
+         stdin='{"id_str":"1","text":"RT @cloud_ops: Cloud computing (at #AWS) costs 42.5 in 2024, cloud!"}\n', exit=0,
+         stdout='{"r":"5|nil|22|50|50|cloud_ops|AWS|56|2024|60|cloud_ops:|Cloud|computing|(at|#AWS)|costs|42.5|in|'
+                '2024,|cloud!|RT @cloud_ops: Cloud computing (at #AWS) costs 42.5 in 2024, cloud!|<RT> @<cloud>_<ops>: '
+                'Cloud computing (at #AWS) costs 42.5 in 2024, cloud!|RT @CLOUD_ops: Cloud computing (at #AWS) costs '
+                '42.5 in 2024, CLOUD!|13|RT [@]cloud[_]ops[:] Cloud computing [(]at [#]AWS[)] costs 42[.]5 in 2024[,] '
+                'cloud[!]|-x-x-x-|4|(at #AWS)|RT @Cloud_Ops: Cloud Computing (At #AWS) Costs 42.5 In 2024, Cloud!|10|'
+                'unfinished capture|invalid capture index %2|malformed pattern (missing \']\')|pattern too complex"}\n'),
+    dict(name="cjson_guard", args=["test", "--plain", f"{S}/cjson_guard.lua"], env={"RULE_MEMORY_MB": "16"},
+         stdin="".join('{"id_str":"%d","kind":"%s"}\n' % (i + 1, k) for i, k in enumerate(
+             ["small", "fits", "refused", "safe_refused", "new_refused", "sparse_refused", "sparse_default",
+              "own_depth_limit", "settings", "keep_off_string", "decode_depth", "decode_small", "error_position",
+              "safe_error", "fine"])), exit=1,
+         stdout=(lambda sample: '{"new":%s,"num":"42","plain":%s,"safe":%s,"safe_new":%s,"str":"\\"x\\\\n\\\\u0000\\""}\n'
+                 % (sample, sample, sample, sample))(json.dumps(
+                     '[1,2.5,-0.125,"a\\"b\\/\\\\\\u0001\\u007f\u00e9",true,null,{"x":[1e+300,-3]},{},[1,null,3]]',
+                     ensure_ascii=False))
+                + '{"len":1500004}\n'
+                '{"err":"cjson.encode: output could exceed the rule\'s memory cap (16 MB)","v":true}\n'
+                '{"err":"cjson.encode: output could exceed the rule\'s memory cap (16 MB)","ok":false}\n'
+                '{"err":"Cannot serialise table: excessively sparse array"}\n'
+                '{"err":"Cannot serialise, excessive nesting (6)","ok":false}\n'
+                '{"ddepth":999,"depth":1000,"keep":true,"keep_on":true,"p":3,"pi":"3.14"}\n'
+                '{"v":"x"}\n'
+                '{"err":"Cannot serialise function: type not supported"}\n'
+                '{"id":"15"}\n',
+         stderr_has=[f"<stdin>:3: rule error (tweet 3): {S}/cjson_guard.lua:13: cjson.encode: output could exceed the "
+                     "rule's memory cap (16 MB)",
+                     f"<stdin>:5: rule error (tweet 5): {S}/cjson_guard.lua:15: cjson.encode: output could exceed the "
+                     "rule's memory cap (16 MB)",
+                     f"<stdin>:10: rule error (tweet 10): {S}/cjson_guard.lua:36: cjson.encode_keep_buffer: a rule cannot "
+                     "turn the encode buffer off (the rule's memory cap depends on it)",
+                     f"<stdin>:11: rule error (tweet 11): {S}/cjson_guard.lua:37: cjson.decode_max_depth: at most 1000 in "
+                     "a rule (deeper nesting could overflow the C stack)",
+                     f"<stdin>:13: rule error (tweet 13): {S}/cjson_guard.lua:39: Cannot serialise function: type not "
+                     "supported",
+                     "tweets: 15, matched: 10, items: 10, deletes: 0, control: 0, errors: 5"]),
+    dict(name="c_loops_stopped", args=["test", f"{S}/c_loops.lua"], max_seconds=8,
+         stdin="".join('{"id_str":"%d","kind":"%s"}\n{"id_str":"%d","kind":"fine"}\n' % (2 * i + 1, k, 2 * i + 2)
+                       for i, k in enumerate(C_LOOPS)), exit=1,
+         stdout="".join('{"id":{"S":"%d"}}\n' % (2 * i + 2) for i in range(len(C_LOOPS))),
+         stderr_has_re=[r"<stdin>:%d: rule error \(tweet %d\): %s( in [a-z0-9_.]+)? \(1000000 instructions; "
+                        r"RULE_INSTRUCTION_BUDGET\)" % (2 * i + 1, 2 * i + 1, BUDGET_RE) for i in range(len(C_LOOPS))]
+                       + [r"tweets: %d, matched: %d, items: %d, deletes: 0, control: 0, errors: %d\n$" % (
+                           2 * len(C_LOOPS), len(C_LOOPS), len(C_LOOPS), len(C_LOOPS))]),
+    dict(name="string_compare_time_limit", args=["test", f"{S}/c_loops.lua"], max_seconds=15,
+         stdin='{"id_str":"1","kind":"equal"}\n{"id_str":"2","kind":"fine"}\n', exit=1, stdout='{"id":{"S":"2"}}\n',
+         stderr_has=["<stdin>:1: rule error (tweet 1): instruction budget exceeded: the call ran for over 10000 ms "
+                     "(1000000 instructions; RULE_INSTRUCTION_BUDGET)"]),
+    dict(name="library_errors_as_stock", args=["test", "--plain", f"{S}/library_errors.lua"], stdin=ONE, exit=0,
+         stdout=json.dumps({"r": "\n".join(f"{S}/library_errors.lua:{n}: {m}" for n, m in (
+             (5, "bad argument #1 to 'insert' (table expected, got nil)"),
+             (6, "wrong number of arguments to 'insert'"),
+             (7, "bad argument #2 to 'insert' (position out of bounds)"),
+             (8, "bad argument #2 to 'tinsert' (position out of bounds)"),
+             (9, "cmp"),
+             (10, "invalid value (table) at index 1 in table for 'concat'"),
+             (11, "bad argument #2 to 'byte' (number expected, got table)"),
+             (12, "bad argument #1 to 'len' (string expected, got nil)"),
+             (13, "too many results to unpack"),
+             (14, "bad argument #1 to 'collectgarbage' (invalid option 'nope')"),
+             (15, "bad argument #5 to 'move' (table expected, got number)"))) + "\n0,1,2,3,4;4;4;65\u00e9H5"},
+             ensure_ascii=False, separators=(",", ":")) + "\n"),
+    dict(name="hostile_sandbox_contained", args=["test", f"{S}/hostile.lua", f"{D}/hostile_sandbox.ndjson"],
+         env={"RULE_MEMORY_MB": "16"}, exit=1, max_seconds=10,
+         stdout="".join(('{"id":{"S":"2032"}}\n' if k == "index_trap_item" else "") +  # read raw: no trap ran
+                        '{"id":{"S":"%d"},"kind":{"S":"ok_after_%s"}}\n' % (2001 + 2 * i, k) for i, k in enumerate(
+             ["bytecode_assert", "rep_loop", "coroutine_forever", "pattern_find", "pattern_method", "pattern_pcall",
+              "pattern_gsub", "cjson_big", "cjson_shared", "cjson_depth", "cjson_keep_buffer", "cjson_decode_big",
+              "gc_loop", "gc_error", "gc_alloc", "index_trap", "index_trap_item", "error_nil", "error_function",
+              "error_light_userdata", "error_userdata", "error_tostring_loop", "error_huge", "cycle", "cycle_list"])),
+         stderr_has=[
+             f"{D}/hostile_sandbox.ndjson:1: rule error (tweet 2000): {S}/hostile.lua:31: attempt to load a binary chunk (mode is 't')",
+             f"{D}/hostile_sandbox.ndjson:7: rule error (tweet 2006): {S}/hostile.lua:34: instruction budget exceeded in pattern matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile_sandbox.ndjson:9: rule error (tweet 2008): {S}/hostile.lua:35: instruction budget exceeded in pattern matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile_sandbox.ndjson:11: rule error (tweet 2010): instruction budget exceeded in pattern matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile_sandbox.ndjson:13: rule error (tweet 2012): {S}/hostile.lua:40: instruction budget exceeded in pattern matching (1000000 instructions; RULE_INSTRUCTION_BUDGET)",
+             f"{D}/hostile_sandbox.ndjson:15: rule error (tweet 2014): {S}/hostile.lua:43: cjson.encode: output could exceed the rule's memory cap (16 MB)",
+             f"{D}/hostile_sandbox.ndjson:17: rule error (tweet 2016): {S}/hostile.lua:48: cjson.encode: output could exceed the rule's memory cap (16 MB)",
+             f"{D}/hostile_sandbox.ndjson:19: rule error (tweet 2018): {S}/hostile.lua:50: cjson.encode_max_depth: at most 1000 in a rule (deeper nesting could overflow the C stack)",
+             f"{D}/hostile_sandbox.ndjson:21: rule error (tweet 2020): {S}/hostile.lua:51: cjson.encode_keep_buffer: a rule cannot turn the encode buffer off (the rule's memory cap depends on it)",
+             f"{D}/hostile_sandbox.ndjson:23: rule error (tweet 2022): {S}/hostile.lua:52: cjson.decode: decoding 1572868 bytes could exceed the rule's memory cap (16 MB)",
+             f"{D}/hostile_sandbox.ndjson:25: rule error (tweet 2024): {S}/hostile.lua:53: setmetatable: a rule may not set a __gc metamethod (finalizers run where the instruction budget cannot stop them)",
+             f"{D}/hostile_sandbox.ndjson:27: rule error (tweet 2026): {S}/hostile.lua:54: setmetatable: a rule may not set a __gc metamethod",
+             f"{D}/hostile_sandbox.ndjson:29: rule error (tweet 2028): {S}/hostile.lua:56: setmetatable: a rule may not set a __gc metamethod",
+             f'{D}/hostile_sandbox.ndjson:31: rule error (tweet 2030): item: attribute "m": the table mixes string keys and integer keys',
+             f"{D}/hostile_sandbox.ndjson:35: rule error (tweet 2034): (error object is a nil value)",
+             f"{D}/hostile_sandbox.ndjson:37: rule error (tweet 2036): (error object is a function value)",
+             f"{D}/hostile_sandbox.ndjson:39: rule error (tweet 2038): (error object is a userdata value)",
+             f"{D}/hostile_sandbox.ndjson:41: rule error (tweet 2040): (error object is a userdata value)",
+             f'{D}/hostile_sandbox.ndjson:47: rule error (tweet 2046): item: attribute "t{".self" * 32}": nested deeper than DynamoDB\'s limit of 32 levels',
+             f'{D}/hostile_sandbox.ndjson:49: rule error (tweet 2048): item: attribute "t{"[1]" * 32}": nested deeper than DynamoDB\'s limit of 32 levels',
+             "tweets: 50, matched: 26, items: 26, deletes: 0, control: 0, errors: 24",
+         ],
+         stderr_has_re=[
+             r"hostile_sandbox\.ndjson:3: rule error \(tweet 2002\): %s \(1000000 instructions; RULE_INSTRUCTION_BUDGET\)" % BUDGET_RE,
+             r"hostile_sandbox\.ndjson:5: rule error \(tweet 2004\): %s \(1000000 instructions; RULE_INSTRUCTION_BUDGET\)" % BUDGET_RE,
+             r"hostile_sandbox\.ndjson:43: rule error \(tweet 2042\): %s \(1000000 instructions; RULE_INSTRUCTION_BUDGET\)" % BUDGET_RE,
+             r"hostile_sandbox\.ndjson:45: rule error \(tweet 2044\): \S+/hostile\.lua:72: x{4000}x*\.\.\. \(\d+ bytes in all\)\n",
+         ],
+         stderr_lacks=["collected", "len trap", "pairs trap", "index trap"]),
 
     # --- the sandbox ---
     dict(name="sandbox", args=["test", "--plain", f"{S}/sandbox.lua"],
@@ -316,8 +448,10 @@ def run_case_in(c, tmp):
         env.pop(k, None)
     env.update(c.get("env", {}))
     env["LC_ALL"] = "C.UTF-8"
+    t0 = time.monotonic()
     p = subprocess.run([exe] + args, input=c.get("stdin", "").encode() if "stdin" in c else None,
                        stdin=None if "stdin" in c else subprocess.DEVNULL, capture_output=True, env=env, timeout=120)
+    took = time.monotonic() - t0
     out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
     problems = []
     if p.returncode != c["exit"]:
@@ -353,6 +487,11 @@ def run_case_in(c, tmp):
     for s in c.get("stderr_has", []):
         if s not in err:
             problems.append(f"stderr lacks {s!r}")
+    for r in c.get("stderr_has_re", []):
+        if not re.search(r, err):
+            problems.append(f"stderr has nothing matching {r!r}")
+    if "max_seconds" in c and took > c["max_seconds"] and "valgrind" not in exe:
+        problems.append(f"took {took:.1f} s, over {c['max_seconds']} s")
     for s in c.get("no_secrets", []):
         if s in out or s in err:
             problems.append(f"a secret value reached the output: {s!r}")

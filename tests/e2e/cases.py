@@ -1647,6 +1647,94 @@ def tls_ca_bundle():
         check_table(cx, d, expected)
 
 
+# Every misbehaviour of tests/data/scripts/hostile.lua that is a rule error:
+# errors of every type, loops (plain, under pcall, in coroutines), recursion,
+# memory bombs, string.rep in a loop, bytecode, pathological patterns, huge
+# and shared cjson.encode, cjson settings, __gc and __index traps, __tostring
+# that loops, cycles, bad values, 10,000 items.
+HOSTILE_RULE_KINDS = (
+    "error", "error_table", "error_tostring", "loop", "pcall_loop", "coroutine_loop", "recursion", "memory",
+    "memory_rep", "memory_kept", "function", "mixed", "utf8", "big", "deep", "nan", "empty_set", "many",
+    "bytecode_assert", "rep_loop", "coroutine_forever", "pattern_find", "pattern_method", "pattern_pcall",
+    "pattern_gsub", "cjson_big", "cjson_shared", "cjson_depth", "cjson_keep_buffer", "cjson_decode_big", "gc_loop",
+    "gc_error", "gc_alloc", "index_trap", "error_nil", "error_function", "error_light_userdata", "error_userdata",
+    "error_tostring_loop", "error_huge", "cycle", "cycle_list")
+
+HOSTILE_RULES = """local tm = require "tweetmatch"
+local hostile = require "hostile"
+local kinds = { %s }
+return {
+  match = function(t)
+    local id = tonumber(tm.id(t))
+    if id %% 4 == 2 then return hostile.bad[kinds[id // 4 %% #kinds + 1]](t) end
+    return { id = tm.id(t), text = tm.text(t) }
+  end,
+}
+""" % ", ".join('"%s"' % k for k in HOSTILE_RULE_KINDS)
+
+
+@case
+def hostile_rules():
+    """The real daemon under a rule that misbehaves in every way it can on
+    every fourth tweet (HOSTILE_RULE_KINDS, twice round; once in the
+    sanitizer build): it keeps running, each hostile tweet is a rule_error
+    line naming its tweet and counted, every other tweet's item is written
+    once, RSS stays bounded, and SIGTERM stops it with exit 0."""
+    rounds = 1 if SANITIZED else 2
+    n = 4 * len(HOSTILE_RULE_KINDS) * rounds
+    lines = tweet_lines(n, 1, 77)
+    hostile_ids = {str(i) for i in range(1, n + 1) if i % 4 == 2}
+    with Ctx("hostile_rules") as cx:
+        cx.table()
+        cx.proxy_start()
+        with open(os.path.join(ROOT, "tests", "data", "scripts", "hostile.lua"), encoding="utf-8") as f:
+            write_script(cx, "hostile.lua", f.read())
+        rule = write_script(cx, "hostile_rules.lua", HOSTILE_RULES)
+        env = {"RULE_MEMORY_MB": 16}
+        expected, counts = cx.expected_items(rule, lines, env)
+        eq((counts["errors"], len(expected)), (len(hostile_ids), n - len(hostile_ids)),
+           "tweetmatch test: errors, items")
+        srv = cx.stream({"auth": OAUTH, "connections": [
+            [{"respond": 200}, {"lines": lines, "split": "random", "max_chunk": 4096}, {"hold": True}]]})
+        d = cx.daemon(srv, MATCHER_SCRIPT=rule, STATS_INTERVAL_SECONDS=1, **env)
+        samples = []
+        stop = threading.Event()
+
+        def sampler():
+            while not stop.is_set():
+                r = d.rss_kb()
+                if r:
+                    samples.append(r)
+                time.sleep(0.05)
+        th = threading.Thread(target=sampler, daemon=True)
+        th.start()
+        try:
+            wait_stats(d, drained(n), timeout=150, what="stats with every tweet processed")
+        finally:
+            stop.set()
+            th.join()
+        check(d.proc.poll() is None, "the daemon stopped by itself", d.stderr[-2000:])
+        st = finish(cx, d)
+        eq((st["tweets"], st["rule_errors"], st["items"], st["written"], st["dead_letter"]),
+           (n, len(hostile_ids), n - len(hostile_ids), n - len(hostile_ids), 0),
+           "tweets, rule_errors, items, written, dead letters")
+        errs = d.of("rule_error")
+        eq(len(errs), len(hostile_ids), "rule_error lines")
+        eq({e.get("tweet_id") for e in errs}, hostile_ids, "the tweet ids of the rule_error lines")
+        for e in errs:
+            check(isinstance(e.get("error"), str) and e["error"], "a rule_error line without a message", e)
+        table, _ = check_table(cx, d, expected)
+        eq(sorted(table), sorted(expected), "the rows: every good tweet's item, once")
+        peak = max(samples) if samples else 0
+        print("%d tweets, %d hostile; RSS peak %d KiB over %d samples, %d KiB at the end" % (
+            n, len(hostile_ids), peak, len(samples), samples[-1] if samples else 0))
+        if SANITIZED:
+            print("sanitizer build: RSS not checked")
+            return
+        # The rule's state is capped at 16 MB; whatever a rule does, the
+        # process may hold that, a state being rebuilt, and its own buffers.
+        check(samples and peak < 120 * 1024, "RSS peaked at %d KiB" % peak)
+
 
 def main(argv):
     if argv == ["--list"]:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates tests/fuzz/corpus/<target>/ from tests/data and the cases
-below (at most 50 files, 64 for marshal, and 200 KB per target). Run from
-anywhere; files are named by content hash."""
-import glob, hashlib, json, os, struct, sys
+below (at most 50 files, 64 for marshal, 200 for decode, and 200 KB per
+target). Run from anywhere; files are named by content hash."""
+import glob, hashlib, json, os, re, struct, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -328,6 +328,25 @@ def marshal():
     return seeds
 
 
+def tsv_unescape(col):
+    """The escapes of the test tables (tests/common/tsv.h): \\t \\n \\r \\\\ \\xHH."""
+    def one(m):
+        e = m.group(1)
+        if e[:1] == b"x":
+            return bytes([int(e[1:], 16)])
+        return {b"t": b"\t", b"n": b"\n", b"r": b"\r"}.get(e, e)
+    return re.sub(rb"\\(x[0-9a-fA-F]{2}|.)", one, col)
+
+
+def decode_seeds():
+    """The decoder's edge cases (data/decode/edge.tsv), then tweets."""
+    seeds = []
+    for row in lines(os.path.join(DATA, "decode", "edge.tsv")):
+        if not row.startswith(b"#") and b"\t" in row:
+            seeds.append(tsv_unescape(row.split(b"\t")[1]))
+    return seeds + ndjson_lines()[:16]
+
+
 if __name__ == "__main__":
     write("frame", frame())
     write("rule_line", rule_line())
@@ -337,3 +356,4 @@ if __name__ == "__main__":
     write("ddb_response", ddb_response())
     write("creds_response", creds_response())
     write("marshal", marshal(), max_files=64)  # many small programs, one per edge
+    write("decode", decode_seeds(), max_files=200)  # every edge case, then some tweets

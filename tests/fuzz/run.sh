@@ -12,7 +12,7 @@ SECS=${1:-60}
 BUILD=${BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 OUT=${OUT:-$(mktemp -d /tmp/tm-fuzz.XXXXXX)}
-TARGETS="frame rule_line json sigv4 oauth1 ddb_response creds_response marshal"
+TARGETS="frame rule_line json sigv4 oauth1 ddb_response creds_response marshal decode"
 
 case "$SECS" in
   '' | *[!0-9]* | 0) echo "run.sh: seconds must be a positive integer, not '$SECS'" >&2; exit 2 ;;

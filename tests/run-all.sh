@@ -17,7 +17,7 @@ run_suite() { # build-dir, cmake flags...
   (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 300)
 }
 
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTM_VALGRIND=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTM_SANITIZE=ON
 echo "== all tests passed in both builds"

@@ -34,7 +34,15 @@
  * when PENDING_MAX is reached and are filled directly from then on.
  * Iteration order (pairs) of string keys may differ from cjson's, as it
  * already differs between two runs: Lua 5.4 seeds its string hashes per
- * state. */
+ * state.
+ *
+ * Object keys: a stream's tweets share one vocabulary of a few hundred keys.
+ * Left to itself, Lua would make each key string anew for every tweet (an
+ * allocation, hashing, and a collection later) once the previous tweet's
+ * table is garbage. The decoder closure keeps the keys it has seen (up to
+ * KEYS_MAX, short ones without escapes) alive in a table, and finds them
+ * again through a small hash table of its own, pushing the existing string
+ * with no allocation. Values are not cached: they vary. */
 #include <float.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -54,8 +62,26 @@ double fpconv_strtod(const char *nptr, char **endptr);
 #define STACK_SLOTS (2 * STACK_STEP + 8)
 #define LOCAL_SCRATCH 4096   /* escaped strings up to this long decode on the C stack */
 
+#define KEYS_SLOTS 1024      /* the key cache's hash table: a power of two */
+#define KEYS_MAX 512         /* keys kept at most (half the slots) */
+#define KEY_MAX_LEN 40       /* longer keys are not kept (Lua's short strings) */
+
+typedef struct keyslot {
+    const char *s;  /* the kept string's bytes (alive: the anchor table holds it) */
+    uint32_t hash;
+    uint16_t len;
+    uint16_t ref;   /* its index in the anchor table; 0: an empty slot */
+} keyslot;
+
+typedef struct keycache {
+    int n;          /* keys kept */
+    keyslot slot[KEYS_SLOTS];
+} keycache;
+
 typedef struct dec {
     lua_State *L;
+    keycache *kc;    /* NULL: no key cache (rule_decode_value) */
+    int kc_anchor;   /* stack slot of the table that keeps the cached keys alive */
     const char *p;   /* next byte; the text is NUL-terminated (a Lua string) */
     const char *end; /* the terminating NUL: a bound for word-wise scans */
     int depth;
@@ -272,6 +298,56 @@ static bool parse_string(dec *d)
     return true;
 }
 
+/* FNV-1a: the key cache's hash of a key's bytes. */
+static uint32_t key_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Pushes the key at s (len bytes, no escapes): the cached string when there
+ * is one, else a new string, kept while the cache has room. */
+static void push_key(dec *d, const char *s, size_t len)
+{
+    lua_State *L = d->L;
+    keycache *kc = d->kc;
+    uint32_t h = key_hash(s, len);
+    size_t i = h & (KEYS_SLOTS - 1);
+    for (;; i = (i + 1) & (KEYS_SLOTS - 1)) {
+        keyslot *k = &kc->slot[i];
+        if (k->ref == 0)
+            break;
+        if (k->hash == h && k->len == len && memcmp(k->s, s, len) == 0) {
+            lua_rawgeti(L, d->kc_anchor, k->ref);
+            return;
+        }
+    }
+    lua_pushlstring(L, s, len);
+    if (kc->n >= KEYS_MAX)
+        return;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->kc_anchor, kc->n + 1); /* may raise a memory error: the slot is filled after */
+    kc->n++;
+    kc->slot[i] = (keyslot){lua_tostring(L, -1), h, (uint16_t)len, (uint16_t)kc->n};
+}
+
+/* An object key at d->p (after its opening quote): pushes it. */
+static bool parse_key(dec *d)
+{
+    if (d->kc != NULL) {
+        const char *s = d->p;
+        const char *p = scan_plain(s, d->end);
+        if (*p == '"' && (size_t)(p - s) <= KEY_MAX_LEN) {
+            push_key(d, s, (size_t)(p - s));
+            d->p = p + 1;
+            return true;
+        }
+    }
+    return parse_string(d);
+}
+
 /* ---- numbers ---- */
 
 /* Powers of ten that are exact doubles (5^22 < 2^53). */
@@ -478,7 +554,7 @@ static bool parse_object(dec *d)
         if (*d->p != '"')
             return false;
         d->p++;
-        if (!parse_string(d))
+        if (!parse_key(d))
             return false;
         d->p = skip_ws(d->p);
         if (*d->p != ':')
@@ -555,7 +631,9 @@ static bool parse_value(dec *d)
     }
 }
 
-bool rule_decode_value(lua_State *L, const char *s, size_t len)
+/* rule_decode_value, with the key cache kc (NULL: none) whose anchor table
+ * is at stack slot kc_anchor. */
+static bool decode_value(lua_State *L, const char *s, size_t len, keycache *kc, int kc_anchor)
 {
     if (len >= 2 && (s[0] == '\0' || s[1] == '\0'))
         return false; /* cjson's UTF-16/UTF-32 refusal */
@@ -565,6 +643,8 @@ bool rule_decode_value(lua_State *L, const char *s, size_t len)
     lua_pushnil(L); /* the anchor of a big scratch */
     dec d;
     d.L = L;
+    d.kc = kc;
+    d.kc_anchor = kc_anchor;
     d.p = skip_ws(s);
     d.end = s + len;
     d.depth = 0;
@@ -579,13 +659,25 @@ bool rule_decode_value(lua_State *L, const char *s, size_t len)
     return true;
 }
 
+bool rule_decode_value(lua_State *L, const char *s, size_t len)
+{
+    return decode_value(L, s, len, NULL, 0);
+}
+
 int rule_decode(lua_State *L)
 {
     if (lua_gettop(L) == 1 && lua_type(L, 1) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, 1, &len);
-        if (rule_decode_value(L, s, len))
+        keycache *kc = lua_touserdata(L, lua_upvalueindex(2));
+        int anchor = 0;
+        if (kc != NULL) {
+            lua_getiuservalue(L, lua_upvalueindex(2), 1);
+            anchor = lua_gettop(L);
+        }
+        if (decode_value(L, s, len, kc, anchor))
             return 1;
+        lua_settop(L, 1);
     }
     /* cjson.decode says what is wrong (or, should it accept the text,
      * decodes it). */
@@ -593,4 +685,13 @@ int rule_decode(lua_State *L)
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
+}
+
+void rule_decode_push(lua_State *L)
+{
+    keycache *kc = lua_newuserdatauv(L, sizeof *kc, 1);
+    memset(kc, 0, sizeof *kc);
+    lua_createtable(L, KEYS_MAX, 0);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushcclosure(L, rule_decode, 2);
 }

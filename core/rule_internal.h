@@ -74,8 +74,11 @@ void rule_cjson_preload(lua_State *L, int preload);
 /* rule_decode.c: the host's JSON decoder, a lua_CFunction taking one string
  * and returning its value, exactly as lua-cjson's decode (strict numbers)
  * would; upvalue 1 is that cjson.decode, which makes the error message for
- * any text this decoder does not accept. */
+ * any text this decoder does not accept. Make it with rule_decode_push. */
 int rule_decode(lua_State *L);
+/* Pops a cjson.decode function and pushes the decoder closure over it, with
+ * its cache of object keys (upvalue 2). May raise a memory error. */
+void rule_decode_push(lua_State *L);
 /* The decoding itself: pushes the value of the len bytes at s (a Lua
  * string's, so s[len] is NUL; not copied) and returns true, or pushes
  * nothing and returns false where cjson would raise an error (and perhaps

@@ -90,9 +90,10 @@ class PeakRss:
 
 
 def rusage_of(pid):
-    """Exit code and CPU seconds (user + system) of a child, waited for."""
+    """Exit code, CPU seconds (user + system) and the two apart, of a child,
+    waited for."""
     _, status, ru = os.wait4(pid, 0)
-    return os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime
+    return os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime, (ru.ru_utime, ru.ru_stime)
 
 
 def count_rows(client, table):
@@ -142,7 +143,7 @@ def run_tweetmatch(binary, url, endpoint, table, count, tmp, extra_env):
     wall = time.time() - t0
     peak.sample()
     p.send_signal(signal.SIGTERM)
-    code, cpu = rusage_of(p.pid)
+    code, cpu, (user, system) = rusage_of(p.pid)
     rss, anon = peak.done()
     p.returncode = code
     th.join(10)
@@ -154,7 +155,8 @@ def run_tweetmatch(binary, url, endpoint, table, count, tmp, extra_env):
     if last.get("items") != count or last.get("dead_letter"):
         raise RunError("tweetmatch: items %s, dead letters %s, expected %d items" % (
             last.get("items"), last.get("dead_letter"), count))
-    return {"wall_s": wall, "cpu_s": cpu, "rss_kib": rss, "anon_kib": anon, "max_queue": last.get("max_queue")}
+    return {"wall_s": wall, "cpu_s": cpu, "user_s": user, "sys_s": system, "rss_kib": rss, "anon_kib": anon,
+            "max_queue": last.get("max_queue")}
 
 
 def run_floor(floor, endpoint):
@@ -180,7 +182,7 @@ def run_original(mode, url, endpoint, table, count, tmp):
                           "--table", table, "--region", REGION, "--endpoint", endpoint, "--count", str(count)],
                          env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     peak = PeakRss(p.pid)
-    code, cpu = rusage_of(p.pid)
+    code, cpu, (user, system) = rusage_of(p.pid)
     rss, anon = peak.done()
     p.returncode = code
     wall = time.time() - t0
@@ -188,7 +190,7 @@ def run_original(mode, url, endpoint, table, count, tmp):
     if code != 0:
         with open(out.name, encoding="utf-8", errors="replace") as f:
             raise RunError("original (%s) failed (exit %d): %s" % (mode, code, f.read()[-2000:]))
-    return {"wall_s": wall, "cpu_s": cpu, "rss_kib": rss, "anon_kib": anon}
+    return {"wall_s": wall, "cpu_s": cpu, "user_s": user, "sys_s": system, "rss_kib": rss, "anon_kib": anon}
 
 
 def main(argv):

@@ -46,7 +46,7 @@ static int dc_setup(lua_State *L)
     lua_getfield(L, -1, "decode");
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, DC_CJSON);
-    lua_pushcclosure(L, rule_decode, 1);
+    rule_decode_push(L);
     lua_setfield(L, LUA_REGISTRYINDEX, DC_OURS);
     lua_settop(L, 0);
     return 0;

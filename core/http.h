@@ -12,6 +12,7 @@
 #ifndef TM_HTTP_H
 #define TM_HTTP_H
 
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,6 +41,11 @@ typedef struct http_response {
 
 /* Once per process, before any other call. */
 bool http_global_init(void) TM_MUST_CHECK;
+
+/* The settings every transfer to a remote endpoint shares: url (not
+ * copied: it must outlive the transfer), http and https only, no signals,
+ * no redirects, TLS always verified, against AWS_CA_BUNDLE when it is set. */
+void http_setup_common(CURL *c, const char *url);
 
 void http_response_init(http_response *r);
 void http_response_clean_up(http_response *r);

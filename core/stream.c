@@ -1244,17 +1244,8 @@ static void attempt(void *ud)
     curl_easy_reset(c);
     free_headers(s);
     s->headers = curl_slist_append(NULL, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, s->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    /* Verified always, against AWS_CA_BUNDLE when set, as the v2 rules
-     * calls (http.c) are: both must trust the same endpoint. */
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    const char *ca = getenv("AWS_CA_BUNDLE");
-    if (ca && *ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    /* The same TLS trust as the v2 rules calls (http.c). */
+    http_setup_common(c, s->url);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     /* Fewer, larger reads when the stream runs fast (a backlog after a

@@ -337,7 +337,9 @@ void ddb_parse_error(long status, const char *body, size_t len, const char *errt
 bool ddb_http_date_ms(const char *s, int64_t *ms_out)
 {
     time_t t = curl_getdate(s, NULL);
-    if (t == (time_t)-1)
+    /* Years past 9999 are no server's clock (and year 2014163275 overflowed
+     * the milliseconds: found by the ddb_response fuzzer). */
+    if (t == (time_t)-1 || t < 0 || t > (time_t)253402300799) /* 9999-12-31T23:59:59Z */
         return false;
     *ms_out = (int64_t)t * 1000;
     return true;

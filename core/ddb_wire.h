@@ -94,7 +94,8 @@ void ddb_parse_error(long status, const char *body, size_t len, const char *errt
  * DDB_MESSAGE_MAX bytes. Caller frees. */
 char *ddb_scrub(const char *msg, size_t len, const creds *c);
 
-/* An HTTP date (the Date header) as Unix ms; false when unreadable. */
+/* An HTTP date (the Date header) as Unix ms; false when unreadable or
+ * outside 1970..9999. */
 bool ddb_http_date_ms(const char *s, int64_t *ms_out);
 
 /* The canonical key of a JSON item or key object: the AV JSON of the hash

@@ -204,9 +204,15 @@ def main(argv):
     ap.add_argument("--corpus")
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--writers", default="tweetmatch,reused,published",
+                    help="which writers to run, comma-separated (default: all three; tweetmatch is always run)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="an environment variable for tweetmatch run (tuning: DDB_QUEUE_MAX=1000)")
     a = ap.parse_args(argv)
+    kinds = [k for k in ("tweetmatch", "reused", "published") if k == "tweetmatch" or k in a.writers.split(",")]
+    unknown = set(a.writers.split(",")) - {"tweetmatch", "reused", "published"}
+    if unknown:
+        ap.error("--writers: unknown writer %s (tweetmatch, reused, published)" % ", ".join(sorted(unknown)))
     extra_env = {}
     for kv in a.env:
         if "=" not in kv:
@@ -247,10 +253,10 @@ def main(argv):
     client = awsjson.Client(moto.port, region=REGION)
     endpoint = "http://127.0.0.1:%d" % moto.port
     servers = []
-    results = {"tweetmatch": [], "reused": [], "published": []}
+    results = {k: [] for k in kinds}
     try:
         for rep in range(a.reps):
-            for kind in ("tweetmatch", "reused", "published"):
+            for kind in kinds:
                 count = m if kind == "published" else n
                 table = "bench_%s_%d" % (kind, rep)
                 client.create_table(table, hash_key="id")
@@ -305,7 +311,7 @@ def main(argv):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     names = {"tweetmatch": "tweetmatch run (default rule)", "reused": "original logic, one boto3 client reused",
              "published": "original logic as published, a boto3 client per tweet"}
-    for kind in ("tweetmatch", "reused", "published"):
+    for kind in kinds:
         r = med[kind]
         ratio = r["cpu_us_per_item"] / tm["cpu_us_per_item"]
         print("| %s | %d | %.2f | %.3f | %s | %.1f MiB | %.1f MiB | %.2f | %s |" % (
@@ -322,7 +328,7 @@ def main(argv):
     print("tweetmatch's writer queue peaked at %d items (stats lines; DDB_QUEUE_MAX bounds it, default 10000): "
           "moto writes slower than tweetmatch reads." % max(r.get("max_queue") or 0 for r in results["tweetmatch"]))
     goals = []
-    for kind in ("published", "reused"):
+    for kind in [k for k in ("published", "reused") if k in kinds]:
         ratio = med[kind]["cpu_us_per_item"] / tm["cpu_us_per_item"]
         goals.append({"what": "CPU per item, %s / tweetmatch" % kind, "value": ratio, "goal": GOALS[kind],
                       "met": ratio >= GOALS[kind]})

@@ -91,12 +91,49 @@ static void charge_alloc(rule_acct *a, size_t bytes)
         lua_sethook(a->L, budget_hook, LUA_MASKCOUNT, 1); /* may be called at any time */
 }
 
+/* A new block of n bytes: small ones from the pool, whose regions may not
+ * together exceed the cap (so freeing blocks of one size and allocating
+ * blocks of another cannot make the state hold more than its cap in
+ * regions), the rest from malloc. */
+static void *acct_new(rule_acct *a, size_t n, size_t limit)
+{
+    return rule_pool_small(n) ? rule_pool_alloc(&a->pool, n, limit) : malloc(n);
+}
+
+static void acct_free(rule_acct *a, void *p, size_t n)
+{
+    if (rule_pool_small(n))
+        rule_pool_free(&a->pool, p, n);
+    else
+        free(p);
+}
+
+/* Resizes block p of old bytes (> 0) to n bytes (> 0). A shrink does not
+ * fail for the cap (Lua expects shrinks to succeed): it stays in place
+ * when the pool cannot give a smaller block, and a block leaving malloc
+ * for the pool may take a region past the cap. */
+static void *acct_resize(rule_acct *a, void *p, size_t old, size_t n)
+{
+    bool small_old = rule_pool_small(old), small_new = rule_pool_small(n);
+    if (!small_old && !small_new)
+        return realloc(p, n);
+    if (small_old && small_new && rule_pool_same_class(old, n))
+        return p;
+    void *q = acct_new(a, n, n < old && !small_old ? SIZE_MAX : a->max_bytes);
+    if (q == NULL)
+        return small_old && small_new && n < old ? p : NULL;
+    memcpy(q, p, old < n ? old : n);
+    acct_free(a, p, old);
+    return q;
+}
+
 static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     rule_acct *a = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr != NULL)
+            acct_free(a, ptr, old);
         a->used_bytes -= old;
         return NULL;
     }
@@ -111,7 +148,7 @@ static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
         return NULL; /* the state stays sound */
     }
-    void *p = realloc(ptr, nsize);
+    void *p = ptr ? acct_resize(a, ptr, old, nsize) : acct_new(a, nsize, a->max_bytes);
     if (p == NULL)
         return NULL;
     a->refusals = 0;
@@ -656,6 +693,17 @@ static char *dir_of(const char *path)
     return xstrndup(path, (size_t)(slash - path));
 }
 
+/* Closes a state (L may be NULL) and frees its memory account. */
+static void close_state(lua_State *L, rule_acct *acct)
+{
+    if (L != NULL)
+        lua_close(L);
+    if (acct != NULL) {
+        rule_pool_release(&acct->pool);
+        free(acct);
+    }
+}
+
 /* Creates r->L from r->src. On failure leaves r->L NULL and sets *err. */
 static bool build_state(rule *r, char **err)
 {
@@ -664,7 +712,7 @@ static bool build_state(rule *r, char **err)
     lua_State *L = lua_newstate(rule_alloc, acct);
     r->acct = acct;
     if (L == NULL) {
-        free(acct);
+        close_state(NULL, acct);
         r->acct = NULL;
         *err = xasprintf("%s: cannot create a Lua state within the memory cap of %zu bytes", r->name,
                          r->cfg.mem_max_bytes);
@@ -691,8 +739,7 @@ static bool build_state(rule *r, char **err)
                              r->cfg.mem_max_bytes);
         else
             *err = xstrdup(msg ? msg : "(error object is not a string)");
-        lua_close(L);
-        free(acct);
+        close_state(L, acct);
         r->L = NULL;
         r->acct = NULL;
         return false;
@@ -771,9 +818,7 @@ void rule_free(rule *r)
 {
     if (r == NULL)
         return;
-    if (r->L)
-        lua_close(r->L);
-    free(r->acct);
+    close_state(r->L, r->acct);
     free_track(r);
     free(r->name);
     free(r->chunkname);
@@ -793,6 +838,11 @@ size_t rule_mem_bytes(const rule *r)
     return r->acct ? r->acct->used_bytes : 0;
 }
 
+size_t rule_pool_bytes(const rule *r)
+{
+    return r->acct ? r->acct->pool.held : 0;
+}
+
 const char *rule_lua_version(void)
 {
     return LUA_RELEASE;
@@ -801,12 +851,14 @@ const char *rule_lua_version(void)
 /* ---- calls into the script ---- */
 
 /* After a call that ran out of memory: collect; if the script still holds
- * most of its cap (it kept garbage in globals), mark the state worn so the
- * next message starts from a fresh state built from the same source. */
+ * most of its cap (it kept garbage in globals), or its pool's regions do
+ * (it freed many small blocks of one size and wants blocks of another), mark
+ * the state worn so the next message starts from a fresh state built from
+ * the same source. */
 static void after_memory_error(rule *r)
 {
     lua_gc(r->L, LUA_GCCOLLECT);
-    if (r->acct->used_bytes > r->cfg.mem_max_bytes / 4 * 3)
+    if (r->acct->used_bytes > r->cfg.mem_max_bytes / 4 * 3 || r->acct->pool.held > r->cfg.mem_max_bytes / 4 * 3)
         r->worn = true;
 }
 
@@ -822,8 +874,7 @@ static void renew_if_worn(rule *r)
     r->track = NULL;
     char *err = NULL;
     if (build_state(r, &err)) {
-        lua_close(old_L);
-        free(old_acct);
+        close_state(old_L, old_acct);
         char **fresh = r->track;
         r->track = old_track;
         free_track(r);

@@ -101,6 +101,10 @@ size_t rule_run_examples(rule *r, FILE *report, size_t *total);
 /* Memory the Lua state holds now, in bytes. */
 size_t rule_mem_bytes(const rule *r);
 
+/* Bytes of the regions the state's small-block pool holds (rule_pool.h);
+ * bounded by the memory cap. */
+size_t rule_pool_bytes(const rule *r);
+
 /* "Lua 5.4.4" */
 const char *rule_lua_version(void);
 

@@ -1,6 +1,6 @@
 /* rule_internal.h: what the files of the rule module (rule.c,
  * rule_marshal.c, rule_track.c, rule_pattern.c, rule_cost.c, rule_cjson.c,
- * rule_decode.c) share. Not for other modules: it includes lua.h. */
+ * rule_decode.c, rule_pool.c) share. Not for other modules: it includes lua.h. */
 #ifndef TM_RULE_INTERNAL_H
 #define TM_RULE_INTERNAL_H
 
@@ -8,6 +8,7 @@
 
 #include "rule.h"
 #include "rule_pattern.h"
+#include "rule_pool.h"
 
 /* Fixed stack slots of the main thread (see rule.c). */
 enum {
@@ -25,6 +26,7 @@ typedef struct rule_acct {
     rule_meter *meter; /* NULL: not charged */
     lua_State *L;      /* the state's main thread, once it exists */
     unsigned refusals; /* allocations refused in a row */
+    rule_pool pool;    /* blocks of up to RULE_POOL_MAX bytes; its regions count towards max_bytes too */
 } rule_acct;
 
 struct rule {

@@ -7,6 +7,7 @@
  * Columns may use the escapes \t \n \\ \xHH. The tests drive the real
  * modules: the marshal suite runs Lua expressions through the rule engine
  * exactly as `tweetmatch test` does. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "mem.h"
 #include "rule.h"
+#include "rule_pool.h"
 #include "track.h"
 #include "utf8.h"
 #include "tsv.h"
@@ -333,6 +335,185 @@ static int suite_log(const row *c)
     return fails;
 }
 
+/* pool: name, scenario. The small-block pool under the Lua state
+ * (core/rule_pool.c), directly and under a script that fragments it. */
+#define POOL_FAIL(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), fails++)
+
+static int pool_classes(void)
+{
+    /* Every size is served 16-aligned and writable; after the frees, the
+     * same sizes are served again from the free lists alone. */
+    int fails = 0;
+    rule_pool p = {0};
+    static void *blocks[RULE_POOL_MAX + 1];
+    for (size_t n = 1; n <= RULE_POOL_MAX; n++) {
+        blocks[n] = rule_pool_alloc(&p, n, SIZE_MAX);
+        if (blocks[n] == NULL || (uintptr_t)blocks[n] % 16 != 0) {
+            POOL_FAIL("size %zu: block %p", n, blocks[n]);
+            break;
+        }
+        memset(blocks[n], (int)n, n);
+    }
+    for (size_t n = 1; fails == 0 && n <= RULE_POOL_MAX; n++)
+        for (size_t i = 0; i < n; i++)
+            if (((unsigned char *)blocks[n])[i] != (unsigned char)n) {
+                POOL_FAIL("size %zu: byte %zu overwritten by another block", n, i);
+                break;
+            }
+    size_t held = p.held;
+    for (size_t n = 1; fails == 0 && n <= RULE_POOL_MAX; n++)
+        rule_pool_free(&p, blocks[n], n);
+    for (size_t n = 1; fails == 0 && n <= RULE_POOL_MAX; n++)
+        if (rule_pool_alloc(&p, n, 0) == NULL)
+            POOL_FAIL("size %zu: not served from the free list (a region was asked for)", n);
+    if (p.held != held)
+        POOL_FAIL("held %zu after reuse, %zu before", p.held, held);
+    rule_pool_release(&p);
+    if (p.held != 0 || p.regions != NULL)
+        POOL_FAIL("release left %zu bytes", p.held);
+    return fails;
+}
+
+static int pool_same_class(void)
+{
+    int fails = 0;
+    rule_pool p = {0};
+    void *a = rule_pool_alloc(&p, 17, SIZE_MAX);
+    rule_pool_free(&p, a, 17);
+    void *b = rule_pool_alloc(&p, 32, SIZE_MAX);
+    if (b != a)
+        POOL_FAIL("a 32-byte block did not reuse the freed 17-byte one (class 17..32)");
+    void *c = rule_pool_alloc(&p, 33, SIZE_MAX);
+    if (c == a || c == b)
+        POOL_FAIL("a 33-byte block was served from the 32-byte class");
+    if (!rule_pool_same_class(17, 32) || rule_pool_same_class(32, 33) || !rule_pool_same_class(1, 16))
+        POOL_FAIL("rule_pool_same_class disagrees with the classes");
+    rule_pool_release(&p);
+    return fails;
+}
+
+static int pool_limit(void)
+{
+    /* The limit bounds the regions: none under one region's size; one
+     * region's worth of blocks under exactly one region. */
+    int fails = 0;
+    rule_pool p = {0};
+    if (rule_pool_alloc(&p, 16, RULE_POOL_REGION - 1) != NULL || p.held != 0)
+        POOL_FAIL("a region was taken past the limit");
+    size_t served = 0;
+    while (rule_pool_alloc(&p, 512, RULE_POOL_REGION) != NULL)
+        served++;
+    if (p.held != RULE_POOL_REGION)
+        POOL_FAIL("held %zu under a one-region limit", p.held);
+    if (served != RULE_POOL_REGION / 512 - 1)
+        POOL_FAIL("%zu blocks of 512 from one region, expected %zu", served, RULE_POOL_REGION / 512 - 1);
+    /* A second region was refused; the first one's uncarved tail (496
+     * bytes) still serves a smaller block. */
+    if (rule_pool_alloc(&p, 256, RULE_POOL_REGION) == NULL)
+        POOL_FAIL("the region's uncarved tail did not serve a smaller block");
+    rule_pool_release(&p);
+    return fails;
+}
+
+static int pool_region_tail(void)
+{
+    /* When a block does not fit the current region's tail, the tail is
+     * given to the classes it fits before a new region starts. */
+    int fails = 0;
+    rule_pool p = {0};
+    size_t blocks = 0;
+    char *first = NULL; /* the first region's first block */
+    while (p.held <= RULE_POOL_REGION) {
+        char *b = rule_pool_alloc(&p, 500, SIZE_MAX);
+        if (b == NULL) {
+            POOL_FAIL("malloc failed");
+            break;
+        }
+        if (first == NULL)
+            first = b;
+        blocks++;
+    }
+    size_t held = p.held;
+    /* A region is a grain of header, then 63 blocks of 512, then the tail. */
+    size_t tail = (RULE_POOL_REGION - RULE_POOL_GRAIN) % 512;
+    if (blocks != (RULE_POOL_REGION - RULE_POOL_GRAIN) / 512 + 1)
+        POOL_FAIL("%zu blocks before the second region", blocks);
+    char *t = rule_pool_alloc(&p, tail, held);
+    if (t == NULL || p.held != held || t < first || t >= first + RULE_POOL_REGION - RULE_POOL_GRAIN)
+        POOL_FAIL("a block of %zu bytes was not served from the first region's tail", tail);
+    rule_pool_release(&p);
+    return fails;
+}
+
+static int pool_fragmenting_script(void)
+{
+    /* Each call fills about half the cap with strings of one size, then
+     * drops them; the sizes walk through every class. Without the bound,
+     * the pool would keep a region set per class (about 15 caps' worth);
+     * with it, the regions stay under the cap: calls past it fail with a
+     * memory error, the state is rebuilt, and later tweets are processed. */
+    static const char src[] =
+        "return { match = function(t)\n"
+        "  local k, a = t.k, {}\n"
+        "  for i = 1, (2 * 1024 * 1024) // (k + 40) do a[i] = string.rep('x', k) .. i end\n"
+        "  return { id = t.id_str }\n"
+        "end }\n";
+    int fails = 0;
+    rule_config cfg;
+    rule_config_init(&cfg);
+    cfg.lua_dir = TM_SOURCE_DIR "/lua";
+    cfg.mem_max_bytes = (size_t)4 << 20;
+    char *err = NULL;
+    rule *r = rule_new_from_string("fragment.lua", src, sizeof src - 1, &cfg, &err);
+    if (r == NULL) {
+        fprintf(stderr, "script did not load: %s\n", err);
+        free(err);
+        return 1;
+    }
+    size_t max_held = 0, ok = 0, errors = 0;
+    for (int round = 0; round < 3; round++)
+        for (int k = 1; k <= 480; k += 16) {
+            char line[64];
+            int len = snprintf(line, sizeof line, "{\"id_str\":\"%d\",\"k\":%d}", k, k);
+            rule_result res;
+            rule_result_init(&res);
+            rule_process(r, line, (size_t)len, &res);
+            if (res.kind == RULE_TWEET && res.n_items == 1)
+                ok++;
+            else if (res.kind == RULE_ERROR && strstr(res.error, "memory") != NULL)
+                errors++;
+            else
+                POOL_FAIL("k=%d: kind %d: %s", k, (int)res.kind, res.error ? res.error : "");
+            rule_result_clean_up(&res);
+            if (rule_pool_bytes(r) > max_held)
+                max_held = rule_pool_bytes(r);
+        }
+    if (max_held > cfg.mem_max_bytes)
+        POOL_FAIL("the pool held %zu bytes, over the cap of %zu", max_held, cfg.mem_max_bytes);
+    if (ok < 30)
+        POOL_FAIL("only %zu of 93 calls succeeded (%zu memory errors)", ok, errors);
+    rule_free(r);
+    return fails;
+}
+
+static int suite_pool(const row *c)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(void);
+    } scenarios[] = {
+        {"classes", pool_classes}, {"same_class", pool_same_class}, {"limit", pool_limit},
+        {"region_tail", pool_region_tail}, {"fragmenting_script", pool_fragmenting_script},
+    };
+    if (c->n < 2)
+        return fprintf(stderr, "pool case needs 2 columns\n"), 1;
+    for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
+        if (strcmp(scenarios[i].name, c->col[1]) == 0)
+            return scenarios[i].fn();
+    fprintf(stderr, "unknown pool scenario %s\n", c->col[1]);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -344,7 +525,7 @@ int main(int argc, char **argv)
         int (*fn)(const row *);
     } suites[] = {
         {"marshal", suite_marshal}, {"utf8", suite_utf8}, {"number", suite_number}, {"frame", suite_frame}, {"json", suite_json}, {"log", suite_log},
-        {"track", suite_track},
+        {"track", suite_track}, {"pool", suite_pool},
     };
     row c = {0};
     if (!tsv_find_row(argv[3], argv[2], &c))

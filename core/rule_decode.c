@@ -298,18 +298,69 @@ static bool parse_string(dec *d)
     return true;
 }
 
-/* FNV-1a: the key cache's hash of a key's bytes. */
+static uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t mix64(uint64_t h)
+{
+    h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
+}
+
+/* The key cache's hash of a key's bytes (at most KEY_MAX_LEN): its length
+ * and up to three overlapping words (first, middle, last), mixed. Keys of
+ * one vocabulary that share a prefix differ in length or in a later word;
+ * a collision costs a probe, never a wrong key (keys are compared). */
 static uint32_t key_hash(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
+    uint64_t h = (uint64_t)len * 0x9e3779b97f4a7c15ull;
+    if (len >= 8) {
+        h = mix64(h ^ load64(s));
+        if (len > 16)
+            h = mix64(h ^ load64(s + len / 2 - 4));
+        h = mix64(h ^ load64(s + len - 8));
+    } else if (len >= 4) {
+        h = mix64(h ^ ((uint64_t)load32(s) << 32 | load32(s + len - 4)));
+    } else if (len > 0) {
+        h = mix64(h ^ ((uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len / 2] << 8 |
+                       (unsigned char)s[len - 1]));
+    }
+    return (uint32_t)(h >> 32);
+}
+
+/* Whether the len bytes at a and b are equal (len <= KEY_MAX_LEN): words,
+ * the last one overlapping, rather than a call of memcmp for a few bytes. */
+static bool key_equal(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8)
+            if (load64(a + i) != load64(b + i))
+                return false;
+        return load64(a + len - 8) == load64(b + len - 8);
+    }
+    if (len >= 4)
+        return load32(a) == load32(b) && load32(a + len - 4) == load32(b + len - 4);
     for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 /* Pushes the key at s (len bytes, no escapes): the cached string when there
- * is one, else a new string, kept while the cache has room. */
-static void push_key(dec *d, const char *s, size_t len)
+ * is one, else a new string, kept while the cache has room. Returns its
+ * slot in the cache, or -1 when it is not kept. */
+static int push_key(dec *d, const char *s, size_t len)
 {
     lua_State *L = d->L;
     keycache *kc = d->kc;
@@ -319,28 +370,31 @@ static void push_key(dec *d, const char *s, size_t len)
         keyslot *k = &kc->slot[i];
         if (k->ref == 0)
             break;
-        if (k->hash == h && k->len == len && memcmp(k->s, s, len) == 0) {
+        if (k->hash == h && k->len == len && key_equal(k->s, s, len)) {
             lua_rawgeti(L, d->kc_anchor, k->ref);
-            return;
+            return (int)i;
         }
     }
     lua_pushlstring(L, s, len);
     if (kc->n >= KEYS_MAX)
-        return;
+        return -1;
     lua_pushvalue(L, -1);
     lua_rawseti(L, d->kc_anchor, kc->n + 1); /* may raise a memory error: the slot is filled after */
     kc->n++;
     kc->slot[i] = (keyslot){lua_tostring(L, -1), h, (uint16_t)len, (uint16_t)kc->n};
+    return (int)i;
 }
 
-/* An object key at d->p (after its opening quote): pushes it. */
-static bool parse_key(dec *d)
+/* An object key at d->p (after its opening quote): pushes it. *slot gets
+ * its slot in the key cache, or -1 when it is not there. */
+static bool parse_key(dec *d, int *slot)
 {
+    *slot = -1;
     if (d->kc != NULL) {
         const char *s = d->p;
         const char *p = scan_plain(s, d->end);
         if (*p == '"' && (size_t)(p - s) <= KEY_MAX_LEN) {
-            push_key(d, s, (size_t)(p - s));
+            *slot = push_key(d, s, (size_t)(p - s));
             d->p = p + 1;
             return true;
         }
@@ -524,7 +578,9 @@ static bool parse_array(dec *d)
 }
 
 /* Sets the n key-value pairs above the table at t in their order (a later
- * duplicate wins) and pops them. */
+ * duplicate wins) and pops them. When the keys are known to be distinct,
+ * the order does not matter and each lua_rawset takes the topmost pair
+ * (one call a pair instead of three). */
 static void set_pairs(lua_State *L, int t, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -550,12 +606,24 @@ static bool parse_object(dec *d)
     }
     int n = 0;
     bool held = true;
+    /* Whether the keys so far are distinct: all from the key cache, each
+     * slot (so each string) once. */
+    bool distinct = d->kc != NULL;
+    uint64_t seen[KEYS_SLOTS / 64] = {0};
     for (;;) {
         if (*d->p != '"')
             return false;
         d->p++;
-        if (!parse_key(d))
+        int slot;
+        if (!parse_key(d, &slot))
             return false;
+        if (distinct) {
+            uint64_t bit = slot < 0 ? 0 : (uint64_t)1 << (slot & 63);
+            if (slot < 0 || (seen[slot >> 6] & bit))
+                distinct = false;
+            else
+                seen[slot >> 6] |= bit;
+        }
         d->p = skip_ws(d->p);
         if (*d->p != ':')
             return false;
@@ -586,7 +654,12 @@ static bool parse_object(dec *d)
     if (held) {
         lua_createtable(L, 0, n);
         lua_replace(L, t);
-        set_pairs(L, t, n);
+        if (distinct) {
+            for (int i = 0; i < n; i++)
+                lua_rawset(L, t);
+        } else {
+            set_pairs(L, t, n);
+        }
     }
     d->depth--;
     return true;

@@ -33,6 +33,7 @@
 #include "sigv4.h"
 
 #define ITEM_AV_MAX_BYTES ((size_t)8 << 20) /* an item's AV JSON: 400 KB, escaped */
+#define SCRATCH_KEEP_BYTES ((size_t)64 << 10) /* accept_op's buffers are kept up to this size */
 #define RESPONSE_MAX_BYTES ((size_t)32 << 20)
 #define BATCH_BODY_OVERHEAD 64            /* {"RequestItems":{"<table>":[...]}} less the name */
 #define ELEMENT_OVERHEAD 32               /* {"DeleteRequest":{"Key":...}}, */
@@ -49,15 +50,16 @@ struct entry {
     entry *superseded;  /* older operations on the key this one replaced, newest first */
     entry *successor;   /* the ST_BLOCKED operation waiting for this one */
     entry *pred;        /* ST_BLOCKED: the one it waits for */
-    char *av;           /* the item (put) or key (delete) as AV JSON */
-    size_t av_len;
-    char *key;          /* canonical key (ddb_json_key's form); NULL when unknown */
-    size_t key_len;
+    char *av;           /* the item (put) or key (delete) as AV JSON, in data */
+    char *key;          /* canonical key (ddb_json_key's form), in data; NULL when unknown */
+    uint32_t av_len, key_len;
+    uint64_t key_hash;  /* hash_bytes of key */
     char *last_error;   /* why the last try failed */
     int64_t arrived_ms; /* loop time it was accepted (or released): the linger counts from it */
     uint16_t attempts;  /* failed tries */
     uint16_t unprocessed;
     uint8_t op, state;
+    char data[];        /* key and av, each NUL-terminated: one allocation a queued item */
 };
 
 typedef struct request request;
@@ -85,8 +87,13 @@ typedef struct slot {
     char errbuf[CURL_ERROR_SIZE];
 } slot;
 
+typedef struct keyslot {
+    entry *e;      /* NULL: empty */
+    uint64_t hash; /* e->key_hash: probes compare it before touching e */
+} keyslot;
+
 typedef struct keytab {
-    entry **slots;
+    keyslot *slots;
     size_t cap, n; /* cap: a power of two */
 } keytab;
 
@@ -106,6 +113,7 @@ struct ddb_writer {
     slot *slots;
     int n_slots, busy;
     keytab keys;
+    buf scratch_av, scratch_key; /* accept_op's, reused */
     retry_bucket bucket;
     loop_timer timer;
     int64_t skew_ms; /* add to the wall clock: learned from a clock-skew error */
@@ -276,17 +284,19 @@ static bool same_key(const entry *e, const char *k, size_t n)
     return e->key_len == n && memcmp(e->key, k, n) == 0;
 }
 
-static size_t keys_slot(const keytab *t, const char *k, size_t n)
+/* The slot of key k (n bytes, hash h), or the empty slot where it would go. */
+static size_t keys_slot(const keytab *t, uint64_t h, const char *k, size_t n)
 {
-    size_t i = (size_t)hash_bytes(k, n) & (t->cap - 1);
-    while (t->slots[i] && !same_key(t->slots[i], k, n))
+    size_t i = (size_t)h & (t->cap - 1);
+    while (t->slots[i].e && !(t->slots[i].hash == h && same_key(t->slots[i].e, k, n)))
         i = (i + 1) & (t->cap - 1);
     return i;
 }
 
-static entry *keys_find(const keytab *t, const char *k, size_t n)
+/* The entry e's key maps to (e itself or another). */
+static entry *keys_find(const keytab *t, const entry *e)
 {
-    return t->cap ? t->slots[keys_slot(t, k, n)] : NULL;
+    return t->cap ? t->slots[keys_slot(t, e->key_hash, e->key, e->key_len)].e : NULL;
 }
 
 /* Maps e's key to e (replacing what it mapped to). */
@@ -296,18 +306,19 @@ static void keys_set(keytab *t, entry *e)
         keytab old = *t;
         t->cap = old.cap ? old.cap * 2 : 64;
         t->slots = xcalloc(t->cap, sizeof *t->slots);
-        t->n = 0;
         for (size_t i = 0; i < old.cap; i++)
-            if (old.slots[i]) {
-                t->slots[keys_slot(t, old.slots[i]->key, old.slots[i]->key_len)] = old.slots[i];
-                t->n++;
+            if (old.slots[i].e) {
+                size_t j = (size_t)old.slots[i].hash & (t->cap - 1);
+                while (t->slots[j].e)
+                    j = (j + 1) & (t->cap - 1);
+                t->slots[j] = old.slots[i];
             }
         free(old.slots);
     }
-    size_t i = keys_slot(t, e->key, e->key_len);
-    if (t->slots[i] == NULL)
+    size_t i = keys_slot(t, e->key_hash, e->key, e->key_len);
+    if (t->slots[i].e == NULL)
         t->n++;
-    t->slots[i] = e;
+    t->slots[i] = (keyslot){e, e->key_hash};
 }
 
 /* Removes e's key if it maps to e (backward-shift deletion). */
@@ -315,18 +326,18 @@ static void keys_remove(keytab *t, entry *e)
 {
     if (t->cap == 0 || e->key == NULL)
         return;
-    size_t i = keys_slot(t, e->key, e->key_len);
-    if (t->slots[i] != e)
+    size_t i = keys_slot(t, e->key_hash, e->key, e->key_len);
+    if (t->slots[i].e != e)
         return;
-    t->slots[i] = NULL;
+    t->slots[i] = (keyslot){NULL, 0};
     t->n--;
-    for (size_t j = (i + 1) & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1)) {
-        size_t home = (size_t)hash_bytes(t->slots[j]->key, t->slots[j]->key_len) & (t->cap - 1);
+    for (size_t j = (i + 1) & (t->cap - 1); t->slots[j].e; j = (j + 1) & (t->cap - 1)) {
+        size_t home = (size_t)t->slots[j].hash & (t->cap - 1);
         /* Move j back to the hole i unless its home lies cyclically in (i, j]. */
         bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
             t->slots[i] = t->slots[j];
-            t->slots[j] = NULL;
+            t->slots[j] = (keyslot){NULL, 0};
             i = j;
         }
     }
@@ -336,8 +347,6 @@ static void keys_remove(keytab *t, entry *e)
 
 static void entry_free(entry *e)
 {
-    free(e->av);
-    free(e->key);
     free(e->last_error);
     free(e);
 }
@@ -486,7 +495,7 @@ static void settle(ddb_writer *w, entry *e, const char *reason, bool refused)
     entry *s = e->successor;
     int64_t now = loop_now_ms(w->loop);
     if (heir) {
-        if (e->key && keys_find(&w->keys, e->key, e->key_len) == e)
+        if (e->key && keys_find(&w->keys, e) == e)
             keys_set(&w->keys, heir);
         heir->successor = s;
         if (s)
@@ -510,40 +519,54 @@ static void accept_op(ddb_writer *w, item *it, int op)
 {
     if (it == NULL)
         return;
-    entry *e = xcalloc(1, sizeof *e);
-    e->op = (uint8_t)op;
-    buf b;
-    buf_init(&b, ITEM_AV_MAX_BYTES);
-    item_write_av(it, &b);
+    /* The AV JSON and the key are built in the writer's scratch buffers,
+     * then copied into the entry's one allocation (no slack, one free). */
+    buf *b = &w->scratch_av, *k = &w->scratch_key;
+    buf_reset(b);
+    buf_reset(k);
+    item_write_av(it, b);
+    bool keyed = false;
     if (w->hash_key) {
-        buf k;
-        buf_init(&k, ITEM_AV_MAX_BYTES);
         const item_val *h = item_get(it, w->hash_key, strlen(w->hash_key));
         const item_val *r = w->range_key ? item_get(it, w->range_key, strlen(w->range_key)) : NULL;
         if (h && (w->range_key == NULL || r)) {
-            item_val_write_av(h, &k);
+            item_val_write_av(h, k);
             if (r) {
-                buf_putc(&k, '\x1f');
-                item_val_write_av(r, &k);
+                buf_putc(k, '\x1f');
+                item_val_write_av(r, k);
             }
-            if (!k.failed) {
-                e->key = buf_steal(&k, &e->key_len);
-                e->key = xrealloc(e->key, e->key_len + 1); /* it may stay queued long: no slack */
-            }
+            keyed = !k->failed;
         }
-        buf_clean_up(&k);
     }
     item_free(it);
-    if (b.failed) { /* cannot happen for a valid item: 400 KB make at most 2.5 MB of JSON */
-        buf_reset(&b);
-        buf_puts(&b, "{}");
+    if (b->failed) { /* cannot happen for a valid item: 400 KB make at most 2.5 MB of JSON */
+        buf_reset(b);
+        buf_puts(b, "{}");
     }
-    e->av = buf_steal(&b, &e->av_len);
-    e->av = xrealloc(e->av, e->av_len + 1); /* the buffer grew by doubling: give back the slack */
+    size_t klen = keyed ? k->len : 0;
+    entry *e = xcalloc(1, sizeof *e + (keyed ? klen + 1 : 0) + b->len + 1);
+    e->op = (uint8_t)op;
+    char *d = e->data;
+    if (keyed) {
+        memcpy(d, k->data, klen);
+        d[klen] = '\0';
+        e->key = d;
+        e->key_len = (uint32_t)klen;
+        e->key_hash = hash_bytes(d, klen);
+        d += klen + 1;
+    }
+    memcpy(d, b->data, b->len);
+    d[b->len] = '\0';
+    e->av = d;
+    e->av_len = (uint32_t)b->len;
+    if (b->cap > SCRATCH_KEEP_BYTES) /* a rare big item: do not hold its buffer */
+        buf_clean_up(b);
+    if (k->cap > SCRATCH_KEEP_BYTES)
+        buf_clean_up(k);
     e->arrived_ms = loop_now_ms(w->loop);
     w->st.queued++;
 
-    entry *x = e->key ? keys_find(&w->keys, e->key, e->key_len) : NULL;
+    entry *x = e->key ? keys_find(&w->keys, e) : NULL;
     if (e->key)
         keys_set(&w->keys, e);
     if (x == NULL) {
@@ -1305,6 +1328,8 @@ ddb_writer *ddb_new(const ddb_config *cfg, loop *l, creds_provider *cp, char **e
     w->dl_fd = -1;
     w->loop = l;
     w->cp = cp;
+    buf_init(&w->scratch_av, ITEM_AV_MAX_BYTES);
+    buf_init(&w->scratch_key, ITEM_AV_MAX_BYTES);
     w->table = xstrdup(cfg->table);
     w->region = xstrdup(cfg->region);
     w->deadletter_file = cfg->deadletter_file ? xstrdup(cfg->deadletter_file) : NULL;
@@ -1538,6 +1563,8 @@ void ddb_free(ddb_writer *w)
     }
     free(w->slots);
     free(w->keys.slots);
+    buf_clean_up(&w->scratch_av);
+    buf_clean_up(&w->scratch_key);
     sigv4_signer_free(w->signer);
     ddb_endpoint_clean_up(&w->ep);
     free(w->table);

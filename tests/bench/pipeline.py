@@ -204,6 +204,9 @@ def main(argv):
     ap.add_argument("--corpus")
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--ddb-server", choices=("keepalive", "moto_server"), default="keepalive",
+                    help="moto behind an HTTP/1.1 keep-alive server as DynamoDB keeps connections (default), "
+                         "or moto_server, which closes the connection after every answer")
     ap.add_argument("--writers", default="tweetmatch,reused,published",
                     help="which writers to run, comma-separated (default: all three; tweetmatch is always run)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -249,7 +252,10 @@ def main(argv):
         raise SystemExit("pipeline.py: no tm_rss_floor at %s (build the tests: cmake --build build)" % floor)
     floors = []
 
-    moto = Moto(log_path=os.path.join(tmp, "moto.log")).start()
+    argv = None
+    if a.ddb_server == "keepalive":
+        argv = lambda port: [sys.executable, os.path.join(HERE, "moto_keepalive.py"), str(port)]
+    moto = Moto(log_path=os.path.join(tmp, "moto.log"), argv=argv).start()
     client = awsjson.Client(moto.port, region=REGION)
     endpoint = "http://127.0.0.1:%d" % moto.port
     servers = []
@@ -303,6 +309,9 @@ def main(argv):
     print("tweetmatch pipeline benchmark: fake stream -> writer -> moto_server, one machine, %s" % (
           "median of %d runs" % a.reps if a.reps > 1 else "one run"))
     print("corpus: %d tweets, %.1f MB, every one matching FILTER=\"cloud computing\"" % (n, mb))
+    print("DynamoDB: %s" % ("moto's app behind an HTTP/1.1 server that keeps connections open, as DynamoDB does "
+                            "(moto_keepalive.py)" if a.ddb_server == "keepalive" else
+                            "moto_server, which closes the connection after every answer"))
     if extra_env:
         print("tweetmatch run with " + " ".join("%s=%s" % kv for kv in sorted(extra_env.items())))
     print()
@@ -342,7 +351,7 @@ def main(argv):
         "the floor (tm_rss_floor)", fl["rss_kib"] / 1024, (rss - fl["rss_kib"]) / 1024))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"tweets": n, "published_tweets": m, "corpus_mb": mb, "reps": a.reps, "runs": results,
+            json.dump({"tweets": n, "published_tweets": m, "ddb_server": a.ddb_server, "corpus_mb": mb, "reps": a.reps, "runs": results,
                        "median": med, "goals": goals, "floor": {"runs": floors, "median": fl}, "host": platform.node(), "machine": platform.machine(),
                        "cpus": os.cpu_count(),
                        "tweetmatch_version": subprocess.run([a.tweetmatch, "version"], capture_output=True,

@@ -29,6 +29,9 @@ usage: tests/bench/pipeline.sh [options] [BINARY]
   --json FILE          also write the figures as JSON
   --env NAME=VALUE     an environment variable for tweetmatch run (repeatable), e.g. DDB_QUEUE_MAX=1000
   --floor FILE         tm_rss_floor (default: tests/tm_rss_floor in the binary's build directory)
+  --ddb-server S       keepalive (default): moto's app behind an HTTP/1.1 server that
+                       keeps connections open, as DynamoDB does (moto_keepalive.py);
+                       moto_server: moto's own server, which closes every connection
   --writers LIST       which writers run: tweetmatch,reused,published (default all;
                        tweetmatch always runs, so --writers tweetmatch times it alone)
   --keep               keep the temporary directory (corpus, logs)
@@ -40,7 +43,7 @@ bin=$root/build/tweetmatch
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-        --tweets|--published-tweets|--reps|--corpus|--seed|--json|--env|--floor|--writers)
+        --tweets|--published-tweets|--reps|--corpus|--seed|--json|--env|--floor|--writers|--ddb-server)
             [ $# -ge 2 ] || { echo "pipeline.sh: $1 needs a value" >&2; exit 2; }
             args+=("$1" "$2"); shift 2 ;;
         --keep) args+=("$1"); shift ;;

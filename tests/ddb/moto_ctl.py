@@ -69,18 +69,22 @@ def moto_command():
 
 
 class Moto:
-    def __init__(self, log_path=None):
+    def __init__(self, log_path=None, argv=None):
+        """argv: a function of the port giving the server's command line
+        (default: moto_server on 127.0.0.1)."""
         self.proc = None
         self.port = None
         self.log_path = log_path
+        self.argv = argv
 
     def start(self, timeout=30):
-        cmd = moto_command()
+        cmd = None if self.argv else moto_command()
         last = ""
         for _ in range(3):
             self.port = free_port()
             log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-            self.proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(self.port)], stdin=subprocess.DEVNULL,
+            argv = self.argv(self.port) if self.argv else cmd + ["-H", "127.0.0.1", "-p", str(self.port)]
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, preexec_fn=_own_group_and_die_with_parent)
             deadline = time.time() + timeout
             while time.time() < deadline:

@@ -217,7 +217,11 @@ def faults_10k():
     ]}
     with Ctx("faults_10k") as cx:
         cx.table()
-        cx.proxy_start(Plan(throttle=0.08, e500=0.04, reset=0.04, partial=0.08, bad_crc=0.02, seed=5))
+        # A bad checksum on the first two answers as well as 2 % of the rest:
+        # under valgrind (a tenth of the tweets, about 150 requests) the mix
+        # alone left it out about one run in twenty.
+        cx.proxy_start(Plan(throttle=0.08, e500=0.04, reset=0.04, partial=0.08, bad_crc=0.02, first_bad_crc=2,
+                            seed=5))
         rule = write_script(cx, "poison.lua", versioned_rule("A", poison_every=53))
         all_lines = [l for b in batches for l in b]
         expected, counts_ = cx.expected_items(rule, all_lines)

@@ -1257,18 +1257,8 @@ return {
         steps.append({"hold": True})
         srv = cx.stream({"auth": OAUTH, "connections": [steps]})
         d = cx.daemon(srv, MATCHER_SCRIPT=path, STATS_INTERVAL_SECONDS=1)
-        samples = []
-        stop = threading.Event()
-
-        def sampler():
-            while not stop.is_set():
-                r = d.rss_kb()
-                if r:
-                    samples.append((time.time(), r))
-                time.sleep(0.05)
-        th = threading.Thread(target=sampler, daemon=True)
         t0 = time.time()
-        th.start()
+        rss = d.sample_rss()
         marks = {}
         for k in range(mark, n + 1, mark):
             d.wait_for(lambda e: e.get("event") == "script_print" and e.get("message") == "progress %d" % k, 120,
@@ -1277,13 +1267,12 @@ return {
         t_last = time.time() - t0
         wait_stats(d, drained(n), timeout=60, what="stats, drained")
         rss_end = d.rss_kb()
-        stop.set()
-        th.join()
+        rss.stop()
         st = finish(cx, d)
         eq((st["tweets"], st["items"], st["written"], st["dead_letter"], st["reconnects"]),
            (n, n // 100, n // 100, 0, 0), "tweets, items, written, dead letters, reconnects")
         eq(len(cx.scan()), n // 100, "rows")
-        peak = max(r for _, r in samples)
+        peak = rss.peak
         print("%d tweets in %.1f s (%.0f/s); RSS KiB at %s; after the queue drained %d; peak %d" % (
             n, t_last, n / t_last, ", ".join("%dk: %d" % (k // 1000, v) for k, v in sorted(marks.items())),
             rss_end, peak))
@@ -1701,22 +1690,11 @@ def hostile_rules():
         srv = cx.stream({"auth": OAUTH, "connections": [
             [{"respond": 200}, {"lines": lines, "split": "random", "max_chunk": 4096}, {"hold": True}]]})
         d = cx.daemon(srv, MATCHER_SCRIPT=rule, STATS_INTERVAL_SECONDS=1, **env)
-        samples = []
-        stop = threading.Event()
-
-        def sampler():
-            while not stop.is_set():
-                r = d.rss_kb()
-                if r:
-                    samples.append(r)
-                time.sleep(0.05)
-        th = threading.Thread(target=sampler, daemon=True)
-        th.start()
+        rss = d.sample_rss()
         try:
             wait_stats(d, drained(n), timeout=150, what="stats with every tweet processed")
         finally:
-            stop.set()
-            th.join()
+            samples = rss.stop()
         check(d.proc.poll() is None, "the daemon stopped by itself", d.stderr[-2000:])
         st = finish(cx, d)
         eq((st["tweets"], st["rule_errors"], st["items"], st["written"], st["dead_letter"]),
@@ -1729,7 +1707,7 @@ def hostile_rules():
             check(isinstance(e.get("error"), str) and e["error"], "a rule_error line without a message", e)
         table, _ = check_table(cx, d, expected)
         eq(sorted(table), sorted(expected), "the rows: every good tweet's item, once")
-        peak = max(samples) if samples else 0
+        peak = rss.peak
         print("%d tweets, %d hostile; RSS peak %d KiB over %d samples, %d KiB at the end" % (
             n, len(hostile_ids), peak, len(samples), samples[-1] if samples else 0))
         if SANITIZED:

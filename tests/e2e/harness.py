@@ -131,6 +131,32 @@ def canon(plain):
 
 # ---- the daemon ----
 
+class RssSampler:
+    """VmRSS of a running daemon, sampled in a thread (Daemon.sample_rss)."""
+
+    def __init__(self, daemon, period_s):
+        self.samples = []
+        self._stop = threading.Event()
+
+        def run():
+            while not self._stop.is_set():
+                r = daemon.rss_kb()
+                if r:
+                    self.samples.append(r)
+                time.sleep(period_s)
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        return self.samples
+
+    @property
+    def peak(self):
+        return max(self.samples) if self.samples else 0
+
+
 class Daemon:
     """A `tweetmatch run` child process; its stdout is read line by line as it
     comes (JSON log lines, parsed into events)."""
@@ -253,6 +279,11 @@ class Daemon:
         except OSError:
             pass
         return None
+
+    def sample_rss(self, period_s=0.05):
+        """Starts sampling VmRSS every period_s in a thread; returns an
+        RssSampler (stop() ends it; .samples are KiB, .peak their max)."""
+        return RssSampler(self, period_s)
 
     def stdout_bytes(self):
         """stdout as written, undecoded (the events are decoded leniently)."""
